@@ -1,0 +1,47 @@
+# GradmapCuda.cmake — GM_CUDA=AUTO|ON|OFF. With nvcc present (AUTO) or required (ON), enables
+# the CUDA language, compiles kernels/*.cu for an explicit architecture list (a machine with
+# nvcc but no GPU has no "native" architecture), finds cuDNN and cuBLAS and builds the static
+# library gradmap_cuda. Sets GM_HAVE_CUDA.
+set(GM_HAVE_CUDA OFF)
+string(TOUPPER "${GM_CUDA}" _gm_cuda)
+if(NOT _gm_cuda STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      # sm_80 (A100), sm_90 (H100/H200) as SASS, and compute_90 PTX for anything newer.
+      set(CMAKE_CUDA_ARCHITECTURES 80-real 90-real 90-virtual)
+    endif()
+    enable_language(CUDA)
+    set(CMAKE_CUDA_STANDARD 17)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    find_package(CUDNN)
+    if(CUDNN_FOUND AND TARGET CUDA::cublas)
+      set(GM_HAVE_CUDA ON)
+    elseif(_gm_cuda STREQUAL "ON")
+      message(FATAL_ERROR "GM_CUDA=ON but cuDNN or cuBLAS was not found (set CUDNN_ROOT)")
+    else()
+      message(STATUS "gradmap: nvcc found but cuDNN/cuBLAS missing; building without CUDA")
+    endif()
+  elseif(_gm_cuda STREQUAL "ON")
+    message(FATAL_ERROR "GM_CUDA=ON but no CUDA compiler (nvcc) was found")
+  endif()
+endif()
+
+if(GM_HAVE_CUDA)
+  file(GLOB GM_CUDA_SOURCES CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/kernels/*.cu)
+  add_library(gradmap_cuda STATIC ${GM_CUDA_SOURCES})
+  target_include_directories(gradmap_cuda PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+  set(_gm_nvcc_flags -Werror all-warnings -Xcompiler=-Wall,-Wextra)
+  if(NOT GM_WERROR)
+    set(_gm_nvcc_flags -Xcompiler=-Wall,-Wextra)
+  endif()
+  target_compile_options(gradmap_cuda PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:${_gm_nvcc_flags}>)
+  # The static runtime loads the driver lazily, so a CUDA-enabled build still runs on the CPU
+  # on machines without a driver.
+  target_link_libraries(gradmap_cuda PUBLIC CUDA::cudart_static CUDA::cublas CUDNN::cudnn)
+  message(STATUS "gradmap: CUDA ${CUDAToolkit_VERSION}, cuDNN ${CUDNN_VERSION}, architectures ${CMAKE_CUDA_ARCHITECTURES}")
+else()
+  message(STATUS "gradmap: building without CUDA (GM_CUDA=${GM_CUDA})")
+endif()

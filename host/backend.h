@@ -1,0 +1,155 @@
+/* backend.h — the compute backend interface (DESIGN §4): a table of function pointers that the
+ * CPU backend (oneDNN + OpenMP, host/cpu/) and the CUDA backend (cuDNN + cuBLAS + kernels/) fill.
+ * explain/ and weights/ call only this table and never know which backend runs.
+ *
+ * Tensors: logically NHWC, row-major, float32 (Keras's order). A rank-2 tensor (dense input or
+ * output) is N x C with h = w = 1. `data` is backend memory (host memory on the CPU backend,
+ * device memory on CUDA); it is moved only by upload/download.
+ *
+ * Gradient rule: every *_bwd_data operation OVERWRITES its output gradient (cuDNN beta = 0).
+ * Fan-in (ResNet shortcuts) is summed by the engine with `add`.
+ *
+ * Layers with weights are "prepared" once per model: the backend converts Keras layouts
+ * (conv kernel HWIO, dense kernel IO) into its own and caches per-batch-size primitives
+ * (oneDNN primitives, cuDNN algorithm choice) inside the returned gm_layer_weights. */
+#ifndef GM_BACKEND_H
+#define GM_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "status.h"
+
+typedef struct gm_tensor {
+    float *data; /* backend memory */
+    int n, h, w, c;
+} gm_tensor;
+
+static inline size_t gm_tensor_count(const gm_tensor *t) {
+    return (size_t)t->n * (size_t)t->h * (size_t)t->w * (size_t)t->c;
+}
+
+typedef enum gm_act_kind {
+    GM_ACT_LINEAR = 0,
+    GM_ACT_RELU,     /* generalised: see kernels/activation_math.h */
+    GM_ACT_SIGMOID,
+    GM_ACT_TANH,
+    GM_ACT_SOFTMAX   /* over the channel (last) axis */
+} gm_act_kind;
+
+typedef struct gm_activation {
+    gm_act_kind kind;
+    float max_value;      /* GM_ACT_RELU only; INFINITY when unbounded */
+    float negative_slope; /* GM_ACT_RELU only */
+    float threshold;      /* GM_ACT_RELU only */
+} gm_activation;
+
+/* Plain ReLU / linear helpers. */
+gm_activation gm_activation_make(gm_act_kind kind);
+/* True for a ReLU with Keras's default parameters (max(x,0)). */
+int gm_activation_is_plain_relu(const gm_activation *a);
+const char *gm_activation_name(const gm_activation *a);
+
+/* Convolution: K kernel rows (kh), S kernel cols (kw). TF asymmetric padding is expressed by
+ * explicit per-side pads (the odd extra row/column sits bottom/right for "same"). */
+typedef struct gm_conv2d_desc {
+    int kh, kw, cin, cout;
+    int stride_h, stride_w;
+    int dilation_h, dilation_w; /* 1 = dense kernel (Keras convention, not oneDNN's 0) */
+    int pad_top, pad_bottom, pad_left, pad_right;
+    gm_activation act; /* fused after bias */
+} gm_conv2d_desc;
+
+typedef struct gm_dense_desc {
+    int in, out;
+    gm_activation act; /* fused after bias; never softmax (the graph splits it off) */
+} gm_dense_desc;
+
+/* Pooling window; padded cells are ignored (max: -inf, average: excluded from the count), which
+ * is TF's "same" rule. */
+typedef struct gm_pool_desc {
+    int ph, pw;
+    int stride_h, stride_w;
+    int pad_top, pad_bottom, pad_left, pad_right;
+} gm_pool_desc;
+
+typedef enum gm_relu_bwd_mode {
+    GM_RELU_BWD_PLAIN = 0,
+    GM_RELU_BWD_GUIDED,
+    GM_RELU_BWD_DECONV
+} gm_relu_bwd_mode;
+
+typedef struct gm_backend gm_backend;
+typedef struct gm_layer_weights gm_layer_weights; /* backend-owned prepared weights */
+
+typedef struct gm_backend_config {
+    int threads; /* 0 = all cores */
+} gm_backend_config;
+
+typedef struct gm_backend_ops {
+    const char *name;
+
+    void (*destroy)(gm_backend **be); /* nulls *be */
+
+    /* Memory. free() nulls the pointer; alloc of 0 bytes returns a valid, freeable pointer. */
+    gm_status (*alloc)(gm_backend *be, size_t bytes, void **out);
+    void (*free)(gm_backend *be, void **ptr);
+    gm_status (*upload)(gm_backend *be, void *dst, const void *host_src, size_t bytes);
+    gm_status (*download)(gm_backend *be, void *host_dst, const void *src, size_t bytes);
+    gm_status (*sync)(gm_backend *be);
+
+    /* Weights, prepared once. kernel_hwio is (kh,kw,cin,cout); dense kernel_io is (in,out).
+     * bias may be NULL (use_bias = False). The backend copies what it needs. */
+    gm_status (*conv2d_prepare)(gm_backend *be, const gm_conv2d_desc *desc, const float *kernel_hwio,
+                                const float *bias, gm_layer_weights **out);
+    gm_status (*dense_prepare)(gm_backend *be, const gm_dense_desc *desc, const float *kernel_io,
+                               const float *bias, gm_layer_weights **out);
+    void (*weights_free)(gm_backend *be, gm_layer_weights **w); /* nulls *w */
+
+    /* Forward operations. Shapes of y are set by the caller (the graph knows them). */
+    gm_status (*conv2d_fwd)(gm_backend *be, gm_layer_weights *w, const gm_tensor *x, gm_tensor *y);
+    gm_status (*dense_fwd)(gm_backend *be, gm_layer_weights *w, const gm_tensor *x, gm_tensor *y);
+    gm_status (*maxpool_fwd)(gm_backend *be, const gm_pool_desc *p, const gm_tensor *x, gm_tensor *y);
+    gm_status (*avgpool_fwd)(gm_backend *be, const gm_pool_desc *p, const gm_tensor *x, gm_tensor *y);
+    gm_status (*gap_fwd)(gm_backend *be, const gm_tensor *x, gm_tensor *y); /* y: N x 1 x 1 x C */
+    gm_status (*gmp_fwd)(gm_backend *be, const gm_tensor *x, gm_tensor *y);
+    /* y = act(x); x == y allowed. Softmax runs over C. */
+    gm_status (*activation_fwd)(gm_backend *be, const gm_activation *a, const gm_tensor *x, gm_tensor *y);
+    /* y[..., c] = x[..., c] * scale[c] + shift[c]; scale/shift are backend memory of C floats.
+     * Used for BatchNormalization that cannot be folded into a convolution. x == y allowed. */
+    gm_status (*channel_affine_fwd)(gm_backend *be, const float *scale, const float *shift,
+                                    const gm_tensor *x, gm_tensor *y);
+    /* y = x * scale + offset (keras Rescaling). x == y allowed. */
+    gm_status (*rescale_fwd)(gm_backend *be, float scale, float offset, const gm_tensor *x, gm_tensor *y);
+    /* y = a + b, same shapes; y may alias a or b. */
+    gm_status (*add)(gm_backend *be, const gm_tensor *a, const gm_tensor *b, gm_tensor *y);
+    /* Zero padding: y is x with pad rows/cols of zeros. */
+    gm_status (*zero_pad_fwd)(gm_backend *be, int top, int bottom, int left, int right, const gm_tensor *x,
+                              gm_tensor *y);
+
+    /* Backward-data and explanation kernels: filled by the explanation-engine issue. NULL means
+     * "not provided by this backend yet" and callers must report that, not crash. */
+    gm_status (*conv2d_bwd_data)(gm_backend *be, gm_layer_weights *w, const gm_tensor *dy, gm_tensor *dx);
+    gm_status (*dense_bwd_data)(gm_backend *be, gm_layer_weights *w, const gm_tensor *dy, gm_tensor *dx);
+    gm_status (*maxpool_bwd)(gm_backend *be, const gm_pool_desc *p, const gm_tensor *x, const gm_tensor *dy,
+                             gm_tensor *dx);
+    gm_status (*avgpool_bwd)(gm_backend *be, const gm_pool_desc *p, const gm_tensor *dy, gm_tensor *dx);
+    gm_status (*gap_bwd)(gm_backend *be, const gm_tensor *dy, gm_tensor *dx);
+    gm_status (*relu_bwd)(gm_backend *be, gm_relu_bwd_mode mode, const gm_tensor *x, const gm_tensor *dy,
+                          gm_tensor *dx);
+} gm_backend_ops;
+
+/* Every backend's context starts with this header; the rest is private to the backend. */
+struct gm_backend {
+    const gm_backend_ops *ops;
+};
+
+/* Registry (host/backend_registry.c, the only place that knows which backends were built).
+ * device: "auto", "cpu" or "cuda". */
+gm_status gm_backend_open(const char *device, const gm_backend_config *cfg, gm_backend **out);
+void gm_backend_close(gm_backend **be);
+
+/* The CPU backend's constructor (host/cpu/). */
+gm_status gm_cpu_backend_create(const gm_backend_config *cfg, gm_backend **out);
+
+#endif

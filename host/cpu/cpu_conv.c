@@ -1,0 +1,110 @@
+/* cpu_conv.c — Conv2D forward on the CPU backend: oneDNN direct convolution, forward_inference,
+ * with bias and the activation fused as post-ops.
+ * Layouts: x is N x H x W x Cin and y is N x OH x OW x Cout, plain NHWC (oneDNN tag nhwc); the
+ * kernel arrives as Keras HWIO (kh, kw, cin, cout; oneDNN tag hwio) and is reordered once into
+ * the format the primitive prefers (weights tag `any`), see cpu_weights.c.
+ * Conventions: Keras dilation d is oneDNN dilation d - 1 (oneDNN counts the skipped cells); TF's
+ * asymmetric "same" padding is pad_top/pad_left = padding_l, pad_bottom/pad_right = padding_r.
+ * The direct algorithm is used rather than `auto` so that Winograd (less accurate) is never
+ * chosen behind the caller's back. */
+#include "cpu_internal.h"
+
+#include "kernels/pool_math.h"
+
+static int gm_cpu_conv_out_dim(int in, int k, int dilation, int stride, int pad_lo, int pad_hi) {
+    return gm_pool_out_dim(in, (k - 1) * dilation + 1, stride, pad_lo, pad_hi);
+}
+
+static gm_status gm_cpu_conv_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
+                                   const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
+    const gm_conv2d_desc *d = &w->conv;
+    int oh = gm_cpu_conv_out_dim(h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = gm_cpu_conv_out_dim(wd, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
+    dnnl_memory_desc_t src_md, wei_md, bias_md, dst_md;
+    dnnl_dims_t src_dims = {n, d->cin, h, wd};
+    dnnl_dims_t wei_dims = {d->cout, d->cin, d->kh, d->kw};
+    dnnl_dims_t bias_dims = {d->cout};
+    dnnl_dims_t dst_dims = {n, d->cout, oh, ow};
+    dnnl_dims_t strides = {d->stride_h, d->stride_w};
+    dnnl_dims_t dilates = {d->dilation_h - 1, d->dilation_w - 1};
+    dnnl_dims_t pad_l = {d->pad_top, d->pad_left};
+    dnnl_dims_t pad_r = {d->pad_bottom, d->pad_right};
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nhwc));
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&wei_md, 4, wei_dims, dnnl_f32, dnnl_format_tag_any));
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x));
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc));
+    dnnl_convolution_desc_t cd;
+    GM_DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(
+        &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, weights_md ? weights_md : &wei_md,
+        w->bias ? &bias_md : NULL, &dst_md, strides, dilates, pad_l, pad_r));
+    dnnl_primitive_attr_t attr = NULL;
+    int in_loop = 0;
+    GM_TRY(gm_cpu_act_attr(&w->act, &attr, &in_loop));
+    dnnl_status_t s = dnnl_primitive_desc_create(pd, &cd, attr, cb->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    if (s != dnnl_success) {
+        *pd = NULL;
+        gm_cpu_dnnl_error(s, "dnnl_primitive_desc_create(convolution)", __FILE__, __LINE__);
+        return gm_error_context(GM_ERR_BACKEND,
+                                "cpu conv2d: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) input "
+                                "(%d,%d,%d,%d): ",
+                                d->kh, d->kw, d->cin, d->cout, d->stride_h, d->stride_w, d->dilation_h,
+                                d->dilation_w, n, h, wd, d->cin);
+    }
+    return GM_OK;
+}
+
+gm_status gm_cpu_conv2d_prepare(gm_backend *be, const gm_conv2d_desc *desc, const float *kernel_hwio,
+                                const float *bias, gm_layer_weights **out) {
+    if (!out) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d prepare: output pointer is NULL");
+    *out = NULL;
+    if (!be || !desc || !kernel_hwio)
+        return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d prepare: NULL backend, descriptor or kernel");
+    const gm_conv2d_desc *d = desc;
+    if (d->kh <= 0 || d->kw <= 0 || d->cin <= 0 || d->cout <= 0 || d->stride_h <= 0 || d->stride_w <= 0 ||
+        d->dilation_h <= 0 || d->dilation_w <= 0 || d->pad_top < 0 || d->pad_bottom < 0 || d->pad_left < 0 ||
+        d->pad_right < 0)
+        return gm_error(GM_ERR_INVALID_ARG,
+                        "cpu conv2d prepare: bad descriptor: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) "
+                        "pads (t%d,b%d,l%d,r%d)",
+                        d->kh, d->kw, d->cin, d->cout, d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
+                        d->pad_top, d->pad_bottom, d->pad_left, d->pad_right);
+    gm_cpu_backend *cb = gm_cpu_cast(be);
+    /* Validate the activation now, so that a bad one fails at prepare time, not mid-batch. */
+    dnnl_primitive_attr_t attr = NULL;
+    int in_loop = 0;
+    GM_TRY(gm_cpu_act_attr(&d->act, &attr, &in_loop));
+    dnnl_primitive_attr_destroy(attr);
+
+    dnnl_memory_desc_t keras_md;
+    dnnl_dims_t dims = {d->cout, d->cin, d->kh, d->kw};
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&keras_md, 4, dims, dnnl_f32, dnnl_hwio));
+    gm_layer_weights *w = NULL;
+    GM_TRY(gm_cpu_weights_new(cb, GM_CPU_LAYER_CONV2D, &keras_md, kernel_hwio, d->cout, bias, &w));
+    w->conv = *d;
+    w->act = d->act;
+    w->act_in_loop = in_loop;
+    *out = w;
+    return GM_OK;
+}
+
+gm_status gm_cpu_conv2d_fwd(gm_backend *be, gm_layer_weights *w, const gm_tensor *x, gm_tensor *y) {
+    if (!be || !w) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d: NULL backend or weights");
+    if (w->kind != GM_CPU_LAYER_CONV2D) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d: weights are not a conv");
+    GM_TRY(gm_cpu_check_tensor("conv2d", "x", x));
+    GM_TRY(gm_cpu_check_tensor("conv2d", "y", y));
+    const gm_conv2d_desc *d = &w->conv;
+    int oh = gm_cpu_conv_out_dim(x->h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = gm_cpu_conv_out_dim(x->w, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
+    if (x->c != d->cin || oh <= 0 || ow <= 0 || y->n != x->n || y->h != oh || y->w != ow || y->c != d->cout)
+        return gm_error(GM_ERR_SHAPE,
+                        "cpu conv2d: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) pads (t%d,b%d,l%d,r%d): "
+                        "input (%d,%d,%d,%d) gives (%d,%d,%d,%d), output given as (%d,%d,%d,%d)",
+                        d->kh, d->kw, d->cin, d->cout, d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
+                        d->pad_top, d->pad_bottom, d->pad_left, d->pad_right, x->n, x->h, x->w, x->c, x->n, oh, ow,
+                        d->cout, y->n, y->h, y->w, y->c);
+    gm_cpu_backend *cb = gm_cpu_cast(be);
+    gm_cpu_prim_entry *e = NULL;
+    GM_TRY(gm_cpu_weights_primitive(cb, w, x->n, x->h, x->w, gm_cpu_conv_build, &e));
+    return gm_cpu_weights_execute(cb, w, e, x->data, y->data, (size_t)y->n * (size_t)oh * (size_t)ow, d->cout);
+}

@@ -1,0 +1,297 @@
+/* cpu_weights.c — prepared conv/dense weights of the CPU backend: the Keras-layout kernel copied
+ * at prepare time, the per-input-shape primitive cache (least-recently-used replacement), the
+ * weights reordered once into each blocked format a cached primitive asks for, execution, and
+ * the activation-to-post-op mapping. See cpu_internal.h for the layouts.
+ *
+ * Why formats are tracked separately from primitives: oneDNN chooses the weights format when the
+ * primitive is created, and that choice may in principle depend on the batch size. Primitives are
+ * keyed by input shape; weights are keyed by their memory descriptor, so all batch sizes that
+ * agree on a format (the normal case) share one reordered copy. */
+#include "cpu_internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+gm_status gm_cpu_act_attr(const gm_activation *a, dnnl_primitive_attr_t *attr, int *in_loop) {
+    *attr = NULL;
+    *in_loop = 0;
+    dnnl_post_ops_t po = NULL;
+    gm_status st = GM_OK;
+    GM_DNNL_TRY(dnnl_primitive_attr_create(attr));
+    GM_DNNL_GOTO(dnnl_post_ops_create(&po), st, fail);
+    switch (a->kind) {
+    case GM_ACT_LINEAR:
+        break;
+    case GM_ACT_RELU:
+        /* oneDNN's relu is x > 0 ? x : alpha*x and clip is min(max(x, lo), hi): together they
+         * express Keras's ReLU exactly when the threshold is 0 and the slope and cap are
+         * non-negative (the Keras layer's own constraints). Anything else runs in a loop. */
+        if (a->threshold == 0.0f && a->negative_slope >= 0.0f && a->max_value >= 0.0f) {
+            if (isinf(a->max_value)) {
+                GM_DNNL_GOTO(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, a->negative_slope, 0.0f), st,
+                             fail);
+            } else if (a->negative_slope == 0.0f) {
+                GM_DNNL_GOTO(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, 0.0f, a->max_value), st, fail);
+            } else {
+                GM_DNNL_GOTO(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, a->negative_slope, 0.0f), st,
+                             fail);
+                GM_DNNL_GOTO(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_clip, -FLT_MAX, a->max_value), st,
+                             fail);
+            }
+        } else {
+            *in_loop = 1;
+        }
+        break;
+    case GM_ACT_SIGMOID:
+        GM_DNNL_GOTO(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_logistic, 0.0f, 0.0f), st, fail);
+        break;
+    case GM_ACT_TANH:
+        GM_DNNL_GOTO(dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_tanh, 0.0f, 0.0f), st, fail);
+        break;
+    case GM_ACT_SOFTMAX:
+        /* A row-wise reduction is not a post-op; the graph normally splits it off anyway. */
+        *in_loop = 1;
+        break;
+    default:
+        st = gm_error(GM_ERR_UNSUPPORTED, "cpu: activation kind %d is not supported", (int)a->kind);
+        goto fail;
+    }
+    GM_DNNL_GOTO(dnnl_primitive_attr_set_post_ops(*attr, po), st, fail);
+    dnnl_post_ops_destroy(po);
+    return GM_OK;
+fail:
+    if (po) dnnl_post_ops_destroy(po);
+    dnnl_primitive_attr_destroy(*attr);
+    *attr = NULL;
+    return st;
+}
+
+static void gm_cpu_entry_clear(gm_cpu_prim_entry *e) {
+    if (e->prim) dnnl_primitive_destroy(e->prim);
+    if (e->src) dnnl_memory_destroy(e->src);
+    if (e->dst) dnnl_memory_destroy(e->dst);
+    memset(e, 0, sizeof *e);
+    e->format = -1;
+}
+
+static gm_status gm_cpu_memory_with_copy(gm_cpu_backend *cb, const dnnl_memory_desc_t *md, const float *src,
+                                         dnnl_memory_t *out) {
+    void *handle = NULL;
+    GM_DNNL_TRY(dnnl_memory_create(out, md, cb->engine, DNNL_MEMORY_ALLOCATE));
+    dnnl_status_t s = dnnl_memory_get_data_handle(*out, &handle);
+    if (s != dnnl_success || !handle) {
+        dnnl_memory_destroy(*out);
+        *out = NULL;
+        return gm_cpu_dnnl_error(s, "dnnl_memory_get_data_handle", __FILE__, __LINE__);
+    }
+    memcpy(handle, src, dnnl_memory_desc_get_size(md));
+    return GM_OK;
+}
+
+gm_status gm_cpu_weights_new(gm_cpu_backend *cb, gm_cpu_layer_kind kind, const dnnl_memory_desc_t *keras_md,
+                             const float *kernel, int bias_len, const float *bias, gm_layer_weights **out) {
+    gm_layer_weights *w = calloc(1, sizeof *w);
+    if (!w) return gm_error(GM_ERR_NOMEM, "cpu prepare: cannot allocate the layer weights");
+    w->kind = kind;
+    for (int i = 0; i < GM_CPU_PRIM_SLOTS; ++i) w->entries[i].format = -1;
+    gm_status st = gm_cpu_memory_with_copy(cb, keras_md, kernel, &w->keras_weights);
+    if (st == GM_OK && bias) {
+        dnnl_memory_desc_t bias_md;
+        dnnl_dims_t dims = {bias_len};
+        dnnl_status_t s = dnnl_memory_desc_init_by_tag(&bias_md, 1, dims, dnnl_f32, dnnl_x);
+        st = s == dnnl_success ? gm_cpu_memory_with_copy(cb, &bias_md, bias, &w->bias)
+                               : gm_cpu_dnnl_error(s, "dnnl_memory_desc_init_by_tag(bias)", __FILE__, __LINE__);
+    }
+    if (st != GM_OK) {
+        gm_cpu_weights_free(&cb->base, &w);
+        return st;
+    }
+    *out = w;
+    return GM_OK;
+}
+
+void gm_cpu_weights_free(gm_backend *be, gm_layer_weights **wp) {
+    (void)be;
+    if (!wp || !*wp) return;
+    gm_layer_weights *w = *wp;
+    for (int i = 0; i < GM_CPU_PRIM_SLOTS; ++i) {
+        gm_cpu_entry_clear(&w->entries[i]);
+        if (w->formats[i]) dnnl_memory_destroy(w->formats[i]);
+    }
+    if (w->keras_weights) dnnl_memory_destroy(w->keras_weights);
+    if (w->bias) dnnl_memory_destroy(w->bias);
+    free(w);
+    *wp = NULL;
+}
+
+static const dnnl_memory_desc_t *gm_cpu_memory_md(const_dnnl_memory_t m) {
+    const dnnl_memory_desc_t *md = NULL;
+    return dnnl_memory_get_memory_desc(m, &md) == dnnl_success ? md : NULL;
+}
+
+/* True when oneDNN chose a reference implementation: correct but an order of magnitude slower
+ * than its JIT kernels, so worth a second weights format to avoid. */
+static int gm_cpu_pd_is_reference(const_dnnl_primitive_desc_t pd) {
+    const char *info = NULL;
+    if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, (void *)&info) != dnnl_success || !info) return 1;
+    return strncmp(info, "ref", 3) == 0;
+}
+
+/* Copies `from` into a new memory of descriptor `md` with a oneDNN reorder. */
+static gm_status gm_cpu_reorder_new(gm_cpu_backend *cb, dnnl_memory_t from, const dnnl_memory_desc_t *md,
+                                    dnnl_memory_t *out) {
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_primitive_t r = NULL;
+    gm_status st = GM_OK;
+    *out = NULL;
+    GM_DNNL_GOTO(dnnl_memory_create(out, md, cb->engine, DNNL_MEMORY_ALLOCATE), st, done);
+    GM_DNNL_GOTO(dnnl_reorder_primitive_desc_create(&rpd, gm_cpu_memory_md(from), cb->engine, md, cb->engine, NULL),
+                 st, done);
+    GM_DNNL_GOTO(dnnl_primitive_create(&r, rpd), st, done);
+    dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, *out}};
+    GM_DNNL_GOTO(dnnl_primitive_execute(r, cb->stream, 2, args), st, done);
+    GM_DNNL_GOTO(dnnl_stream_wait(cb->stream), st, done);
+done:
+    if (r) dnnl_primitive_destroy(r);
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (st != GM_OK && *out) {
+        dnnl_memory_destroy(*out);
+        *out = NULL;
+    }
+    return st;
+}
+
+/* Index of a format holding weights in descriptor `md`, reordering into a new slot if none
+ * does. The entry being (re)built must already be cleared, so at most SLOTS-1 formats are in
+ * use and a slot is always available. */
+static gm_status gm_cpu_weights_format(gm_cpu_backend *cb, gm_layer_weights *w, const dnnl_memory_desc_t *md,
+                                       int *index) {
+    int in_use[GM_CPU_PRIM_SLOTS] = {0};
+    for (int i = 0; i < GM_CPU_PRIM_SLOTS; ++i)
+        if (w->entries[i].prim && w->entries[i].format >= 0) in_use[w->entries[i].format] = 1;
+    int slot = -1;
+    for (int f = 0; f < GM_CPU_PRIM_SLOTS; ++f) {
+        const dnnl_memory_desc_t *have = w->formats[f] ? gm_cpu_memory_md(w->formats[f]) : NULL;
+        if (have && dnnl_memory_desc_equal(have, md)) {
+            *index = f;
+            return GM_OK;
+        }
+        if (slot < 0 && !in_use[f]) slot = f;
+    }
+    if (slot < 0) return gm_error(GM_ERR_BACKEND, "cpu weights: no free weights-format slot (internal error)");
+    dnnl_memory_t from = w->keras_weights;
+    for (int f = 0; !from && f < GM_CPU_PRIM_SLOTS; ++f) from = w->formats[f];
+    if (!from) return gm_error(GM_ERR_BACKEND, "cpu weights: no copy of the weights left (internal error)");
+    dnnl_memory_t fresh = NULL;
+    GM_TRY(gm_cpu_reorder_new(cb, from, md, &fresh));
+    if (w->formats[slot]) dnnl_memory_destroy(w->formats[slot]);
+    w->formats[slot] = fresh;
+    w->reorders_done++;
+    if (w->keras_weights) {
+        dnnl_memory_destroy(w->keras_weights);
+        w->keras_weights = NULL;
+    }
+    *index = slot;
+    return GM_OK;
+}
+
+gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, int n, int h, int wd,
+                                   gm_cpu_pd_builder build, gm_cpu_prim_entry **out) {
+    gm_cpu_prim_entry *slot = NULL;
+    for (int i = 0; i < GM_CPU_PRIM_SLOTS; ++i) {
+        gm_cpu_prim_entry *e = &w->entries[i];
+        if (e->prim && e->n == n && e->h == h && e->w == wd) {
+            e->last_use = ++w->clock;
+            *out = e;
+            return GM_OK;
+        }
+        if (!slot || (slot->prim && (!e->prim || e->last_use < slot->last_use))) slot = e;
+    }
+    gm_cpu_entry_clear(slot);
+
+    /* oneDNN's preferred weights format can change with the batch size (brgconv picks 64-wide
+     * output-channel blocks for N=1, 32-wide for N=3), which would mean one more copy of the
+     * weights. So first ask for a primitive on a format already held, and accept it unless
+     * oneDNN can only serve it with a reference (non-JIT) implementation. */
+    dnnl_primitive_desc_t pd = NULL;
+    for (int f = 0; f < GM_CPU_PRIM_SLOTS && !pd; ++f) {
+        const dnnl_memory_desc_t *held = w->formats[f] ? gm_cpu_memory_md(w->formats[f]) : NULL;
+        if (!held) continue;
+        if (build(cb, w, n, h, wd, held, &pd) != GM_OK) {
+            pd = NULL;
+        } else if (gm_cpu_pd_is_reference(pd)) {
+            dnnl_primitive_desc_destroy(pd);
+            pd = NULL;
+        }
+        gm_clear_error();
+    }
+    if (!pd) GM_TRY(build(cb, w, n, h, wd, NULL, &pd));
+    gm_status st = GM_OK;
+    const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    if (!wmd || !smd || !dmd) {
+        st = gm_error(GM_ERR_BACKEND, "cpu weights: primitive descriptor has no src/weights/dst descriptor");
+        goto fail;
+    }
+    st = gm_cpu_weights_format(cb, w, wmd, &slot->format);
+    if (st != GM_OK) goto fail;
+    GM_DNNL_GOTO(dnnl_memory_create(&slot->src, smd, cb->engine, DNNL_MEMORY_NONE), st, fail);
+    GM_DNNL_GOTO(dnnl_memory_create(&slot->dst, dmd, cb->engine, DNNL_MEMORY_NONE), st, fail);
+    GM_DNNL_GOTO(dnnl_primitive_create(&slot->prim, pd), st, fail);
+    dnnl_primitive_desc_destroy(pd);
+    slot->n = n;
+    slot->h = h;
+    slot->w = wd;
+    slot->last_use = ++w->clock;
+    w->primitives_created++;
+    *out = slot;
+    return GM_OK;
+fail:
+    dnnl_primitive_desc_destroy(pd);
+    gm_cpu_entry_clear(slot);
+    return st;
+}
+
+gm_status gm_cpu_weights_execute(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_prim_entry *e, const float *x,
+                                 float *y, size_t rows, int cols) {
+    /* oneDNN only reads DNNL_ARG_SRC; its API has no const handles. */
+    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->src, (void *)(uintptr_t)x));
+    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->dst, y));
+    dnnl_exec_arg_t args[4] = {
+        {DNNL_ARG_SRC, e->src},
+        {DNNL_ARG_WEIGHTS, w->formats[e->format]},
+        {DNNL_ARG_DST, e->dst},
+        {DNNL_ARG_BIAS, w->bias},
+    };
+    GM_DNNL_TRY(dnnl_primitive_execute(e->prim, cb->stream, w->bias ? 4 : 3, args));
+    /* The OpenMP runtime executes synchronously, but the loop below must see finished data
+     * whatever the runtime, and callers expect y to be ready on return. */
+    GM_DNNL_TRY(dnnl_stream_wait(cb->stream));
+    if (w->act_in_loop) gm_cpu_act_apply(&w->act, y, rows, cols);
+    return GM_OK;
+}
+
+const char *gm_cpu_weights_impl_info(const gm_layer_weights *w, int n, int h, int wd) {
+    if (!w) return NULL;
+    for (int i = 0; i < GM_CPU_PRIM_SLOTS; ++i) {
+        const gm_cpu_prim_entry *e = &w->entries[i];
+        if (!e->prim || e->n != n || e->h != h || e->w != wd) continue;
+        const_dnnl_primitive_desc_t pd = NULL;
+        const char *info = NULL;
+        if (dnnl_primitive_get_primitive_desc(e->prim, &pd) != dnnl_success) return NULL;
+        if (dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, (void *)&info) != dnnl_success) return NULL;
+        return info;
+    }
+    return NULL;
+}
+
+void gm_cpu_weights_stats(const gm_layer_weights *w, int *cached, long *created, long *reorders) {
+    int count = 0;
+    for (int i = 0; i < GM_CPU_PRIM_SLOTS; ++i) count += w->entries[i].prim != NULL;
+    if (cached) *cached = count;
+    if (created) *created = w->primitives_created;
+    if (reorders) *reorders = w->reorders_done;
+}

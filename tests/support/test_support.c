@@ -1,0 +1,169 @@
+/* test_support.c — see test_support.h. The random generator is splitmix64 so every test input
+ * is the same on every machine; the HDF5 readers exist only to load committed fixtures. */
+#include "test_support.h"
+
+#include <hdf5.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+void gm_test_rng_seed(gm_test_rng *r, uint64_t seed) { r->state = seed * 0x9E3779B97F4A7C15ull + 1; }
+
+static uint64_t gm_test_rng_next(gm_test_rng *r) {
+    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+double gm_test_rng_uniform(gm_test_rng *r) { return (double)(gm_test_rng_next(r) >> 11) * (1.0 / 9007199254740992.0); }
+
+float gm_test_rng_range(gm_test_rng *r, float lo, float hi) { return lo + (hi - lo) * (float)gm_test_rng_uniform(r); }
+
+void gm_test_fill(gm_test_rng *r, float *x, size_t n, float lo, float hi) {
+    for (size_t i = 0; i < n; ++i) x[i] = gm_test_rng_range(r, lo, hi);
+}
+
+static int gm_test_close_impl(const char *what, const float *got, const float *ref_f, const double *ref_d, size_t n,
+                              double atol, double rtol) {
+    double max_abs = 0.0, max_rel = 0.0, worst_excess = -INFINITY;
+    size_t worst = 0, bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+        double ref = ref_f ? (double)ref_f[i] : ref_d[i];
+        double g = (double)got[i];
+        if (!isfinite(g) || !isfinite(ref)) {
+            if (bad < 5) fprintf(stderr, "  %s[%zu]: non-finite (got %g, ref %g)\n", what, i, g, ref);
+            ++bad;
+            continue;
+        }
+        double diff = fabs(g - ref);
+        double rel = diff / (fabs(ref) > 1e-30 ? fabs(ref) : 1e-30);
+        if (diff > max_abs) max_abs = diff;
+        if (rel > max_rel && fabs(ref) > atol) max_rel = rel;
+        double excess = diff - (atol + rtol * fabs(ref));
+        if (excess > worst_excess) {
+            worst_excess = excess;
+            worst = i;
+        }
+        if (excess > 0) {
+            if (bad < 5) fprintf(stderr, "  %s[%zu]: got %.9g ref %.9g (|diff| %.3g)\n", what, i, g, ref, diff);
+            ++bad;
+        }
+    }
+    fprintf(stderr, "  %s: n=%zu max_abs=%.3g max_rel=%.3g (atol %.1g rtol %.1g) worst index %zu%s\n", what, n,
+            max_abs, max_rel, atol, rtol, worst, bad ? " MISMATCH" : "");
+    return bad == 0 && n > 0;
+}
+
+int gm_test_close(const char *what, const float *got, const float *ref, size_t n, double atol, double rtol) {
+    return gm_test_close_impl(what, got, ref, NULL, n, atol, rtol);
+}
+
+int gm_test_close_d(const char *what, const float *got, const double *ref, size_t n, double atol, double rtol) {
+    return gm_test_close_impl(what, got, NULL, ref, n, atol, rtol);
+}
+
+char *gm_test_source_path(const char *relative) {
+    const char *root = getenv("GM_SOURCE_DIR");
+    if (!root) root = ".";
+    size_t len = strlen(root) + strlen(relative) + 2;
+    char *path = malloc(len);
+    if (path) snprintf(path, len, "%s/%s", root, relative);
+    return path;
+}
+
+int gm_test_file_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void *gm_test_h5_read(const char *file, const char *dataset, hid_t mem_type, size_t elem, int *rank,
+                             long long dims[8]) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return NULL;
+    void *data = NULL;
+    hid_t d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t s = H5Dget_space(d);
+        hsize_t hd[8] = {0};
+        int r = H5Sget_simple_extent_ndims(s);
+        if (r >= 0 && r <= 8) {
+            H5Sget_simple_extent_dims(s, hd, NULL);
+            size_t count = 1;
+            for (int i = 0; i < r; ++i) {
+                dims[i] = (long long)hd[i];
+                count *= hd[i];
+            }
+            *rank = r;
+            data = malloc(count * elem + 1);
+            if (data && H5Dread(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0) {
+                free(data);
+                data = NULL;
+            }
+        }
+        H5Sclose(s);
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    return data;
+}
+
+float *gm_test_h5_read_floats(const char *file, const char *dataset, int *rank, long long dims[8]) {
+    return gm_test_h5_read(file, dataset, H5T_NATIVE_FLOAT, sizeof(float), rank, dims);
+}
+
+int32_t *gm_test_h5_read_ints(const char *file, const char *dataset, int *rank, long long dims[8]) {
+    return gm_test_h5_read(file, dataset, H5T_NATIVE_INT32, sizeof(int32_t), rank, dims);
+}
+
+char *gm_test_h5_read_string_attr(const char *file, const char *object, const char *attr) {
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    hid_t f = H5Fopen(file, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return NULL;
+    char *out = NULL;
+    hid_t a = H5Aopen_by_name(f, object, attr, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+        hid_t t = H5Aget_type(a);
+        if (H5Tis_variable_str(t) > 0) {
+            char *s = NULL;
+            hid_t mt = H5Tcopy(H5T_C_S1);
+            H5Tset_size(mt, H5T_VARIABLE);
+            if (H5Aread(a, mt, &s) >= 0 && s) {
+                out = strdup(s);
+                H5free_memory(s);
+            }
+            H5Tclose(mt);
+        } else {
+            size_t size = H5Tget_size(t);
+            out = calloc(size + 1, 1);
+            if (out && H5Aread(a, t, out) < 0) {
+                free(out);
+                out = NULL;
+            }
+        }
+        H5Tclose(t);
+        H5Aclose(a);
+    }
+    H5Fclose(f);
+    return out;
+}
+
+void gm_test_check(gm_test_counts *c, int ok, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    fprintf(stderr, ok ? "PASS " : "FAIL ");
+    vfprintf(stderr, fmt, args);
+    fprintf(stderr, "\n");
+    va_end(args);
+    if (ok) ++c->passed;
+    else ++c->failed;
+}
+
+int gm_test_summary(const gm_test_counts *c) {
+    printf("%d passed, %d failed\n", c->passed, c->failed);
+    return (c->failed == 0 && c->passed > 0) ? 0 : 1;
+}
