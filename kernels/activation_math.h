@@ -1,7 +1,7 @@
 /* activation_math.h — per-element activation functions shared by the CPU loops and the CUDA
  * kernels. The generalised ReLU follows keras.layers.ReLU:
  *   y = max_value            if x >= max_value
- *   y = x                    if threshold <= x < max_value
+ *   y = x                    if threshold < x < max_value
  *   y = negative_slope*(x - threshold) otherwise
  * A plain "relu" is max_value = +inf, negative_slope = 0, threshold = 0. */
 #ifndef GM_ACTIVATION_MATH_H
@@ -15,7 +15,7 @@ GM_HD static inline float gm_relu(float x) { return x > 0.0f ? x : 0.0f; }
 
 GM_HD static inline float gm_relu_general(float x, float max_value, float negative_slope, float threshold) {
     if (x >= max_value) return max_value;
-    if (x >= threshold) return x;
+    if (x > threshold) return x; /* strict, as Keras: x == threshold gives 0 */
     return negative_slope * (x - threshold);
 }
 

@@ -132,6 +132,7 @@ char *gm_test_h5_read_string_attr(const char *file, const char *object, const ch
             char *s = NULL;
             hid_t mt = H5Tcopy(H5T_C_S1);
             H5Tset_size(mt, H5T_VARIABLE);
+            H5Tset_cset(mt, H5Tget_cset(t)); /* h5py writes str as UTF-8; HDF5 will not convert cset */
             if (H5Aread(a, mt, &s) >= 0 && s) {
                 out = strdup(s);
                 H5free_memory(s);
