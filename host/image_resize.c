@@ -9,8 +9,9 @@
  * BILINEAR (Pillow's Resample.c, ImagingResample with the triangle filter, support 1): separable,
  * two passes, each rounded and clamped to uint8. The horizontal pass goes first unless the height
  * shrinks by more than twice as many pixels as the width (Pillow 13's rule; Pillow <= 11.0
- * always went horizontal first, so with an old Pillow those cases can differ by one level). Per axis, scale = in/out and
- * fs = max(scale, 1) widen the filter when shrinking (antialiasing). For output index i:
+ * always went horizontal first, so with an old Pillow those cases can differ by one level).
+ * Per axis, scale = in/out and fs = max(scale, 1) widen the filter when shrinking
+ * (antialiasing). For output index i:
  *   centre = (i+0.5)*scale, taps [xmin, xmax) with xmin = max((int)(centre-fs+0.5), 0),
  *   xmax = min((int)(centre+fs+0.5), in); weight(x) = max(0, 1-|(x-centre+0.5)/fs|) normalised
  *   to sum 1, then converted to 22-bit fixed point (int)(w*2^22 +- 0.5). A pixel accumulates
@@ -198,51 +199,47 @@ static gm_status gm_resample_cols(const uint8_t *in, int w, int row0, const gm_r
     return GM_OK;
 }
 
-static gm_status gm_resize_bilinear(const gm_image *src, gm_image *dst) {
-    int need_h = dst->width != src->width, need_v = dst->height != src->height;
-    /* Pillow 13 (the rule is absent from 11.0, which always went horizontal first) runs the
-     * vertical pass first when the height shrinks by more than twice as many pixels as the
-     * width does; the intermediate rounding to uint8 makes the order visible (+-1 level). */
+/* Both axes change: two passes through a uint8 intermediate, in Pillow 13's order. Pillow 13 runs
+ * the vertical pass first when the height shrinks by more than twice as many pixels as the width
+ * (Pillow <= 11.0 always went horizontal first); the intermediate rounding makes the order
+ * visible (+-1 level), so it is reproduced exactly. */
+static gm_status gm_resize_two_pass(const gm_image *src, gm_image *dst, const gm_resample_axis *hx,
+                                    const gm_resample_axis *vy) {
     int shrink_h = src->height - dst->height, shrink_w = src->width - dst->width;
     int vertical_first = shrink_h > 0 && (int64_t)shrink_h > (int64_t)shrink_w * 2;
+    /* Horizontal first filters, like Pillow, only the source rows the vertical pass reads. */
+    int row0 = vy->first[0];
+    int row1 = vy->first[dst->height - 1] + vy->count[dst->height - 1];
+    if (row1 <= row0) row1 = row0 + 1;
+    size_t tmp_bytes = vertical_first ? (size_t)src->width * (size_t)dst->height * 3
+                                      : (size_t)(row1 - row0) * (size_t)dst->width * 3;
+    uint8_t *tmp = malloc(tmp_bytes);
+    if (!tmp)
+        return gm_error(GM_ERR_NOMEM, "image_resize: cannot allocate %zu bytes for the first pass (%dx%d -> %dx%d)",
+                        tmp_bytes, src->width, src->height, dst->width, dst->height);
+    gm_status st;
+    if (vertical_first) {
+        st = gm_resample_cols(src->rgb, src->width, 0, vy, dst->height, tmp);
+        if (st == GM_OK) gm_resample_rows(tmp, src->width, 0, dst->height, hx, dst->width, dst->rgb);
+    } else {
+        gm_resample_rows(src->rgb, src->width, row0, row1 - row0, hx, dst->width, tmp);
+        st = gm_resample_cols(tmp, dst->width, row0, vy, dst->height, dst->rgb);
+    }
+    free(tmp);
+    return st;
+}
+
+static gm_status gm_resize_bilinear(const gm_image *src, gm_image *dst) {
+    int need_h = dst->width != src->width, need_v = dst->height != src->height;
     gm_resample_axis hx = {0}, vy = {0};
     gm_status st = GM_OK;
-    uint8_t *tmp = NULL;
-    size_t tmp_bytes = 0;
     if (need_h) st = gm_resample_axis_init(src->width, dst->width, &hx);
     if (st == GM_OK && need_v) st = gm_resample_axis_init(src->height, dst->height, &vy);
-    if (st != GM_OK) goto done;
-    if (!need_v) {
-        gm_resample_rows(src->rgb, src->width, 0, src->height, &hx, dst->width, dst->rgb);
-        goto done;
+    if (st == GM_OK) {
+        if (!need_v) gm_resample_rows(src->rgb, src->width, 0, src->height, &hx, dst->width, dst->rgb);
+        else if (!need_h) st = gm_resample_cols(src->rgb, src->width, 0, &vy, dst->height, dst->rgb);
+        else st = gm_resize_two_pass(src, dst, &hx, &vy);
     }
-    if (!need_h) {
-        st = gm_resample_cols(src->rgb, src->width, 0, &vy, dst->height, dst->rgb);
-        goto done;
-    }
-    if (vertical_first) {
-        tmp_bytes = (size_t)src->width * (size_t)dst->height * 3;
-        tmp = malloc(tmp_bytes);
-        if (!tmp) goto nomem;
-        st = gm_resample_cols(src->rgb, src->width, 0, &vy, dst->height, tmp);
-        if (st == GM_OK) gm_resample_rows(tmp, src->width, 0, dst->height, &hx, dst->width, dst->rgb);
-        goto done;
-    }
-    /* Horizontal first, like Pillow only over the source rows the vertical pass will read. */
-    int row0 = vy.first[0];
-    int row1 = vy.first[dst->height - 1] + vy.count[dst->height - 1];
-    if (row1 <= row0) row1 = row0 + 1;
-    tmp_bytes = (size_t)(row1 - row0) * (size_t)dst->width * 3;
-    tmp = malloc(tmp_bytes);
-    if (!tmp) goto nomem;
-    gm_resample_rows(src->rgb, src->width, row0, row1 - row0, &hx, dst->width, tmp);
-    st = gm_resample_cols(tmp, dst->width, row0, &vy, dst->height, dst->rgb);
-    goto done;
-nomem:
-    st = gm_error(GM_ERR_NOMEM, "image_resize: cannot allocate %zu bytes for the first pass (%dx%d -> %dx%d)",
-                  tmp_bytes, src->width, src->height, dst->width, dst->height);
-done:
-    free(tmp);
     gm_resample_axis_free(&hx);
     gm_resample_axis_free(&vy);
     return st;

@@ -5,7 +5,8 @@ trained on it, example images with object masks, and the held-out test fixture.
 Dev-time only (gradmap itself never runs Python). Needs numpy, pillow, h5py,
 tensorflow and keras 3. Deterministic: every random draw comes from seeded
 generators (numpy, and keras.utils.set_random_seed for TF/Keras), TF runs with
-op determinism on a fixed number of threads.
+op determinism on a fixed number of threads (--threads; a different count, CPU or
+TF build may change the trained weights in the last bits and so everything after).
 
 Outputs (paths relative to the repository root):
   weights/demo/demo_cnn.h5          legacy HDF5 full model, plus root attributes
@@ -33,7 +34,6 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # fewer run-to-run differences
 os.environ.setdefault("OMP_NUM_THREADS", "2")
 
 import numpy as np

@@ -225,6 +225,7 @@ static gm_status gm_split_softmax(gm_graph *g) {
     snprintf(sm.name, sizeof sm.name, "%.*s/softmax", GM_NAME_MAX - 10, out->name);
     snprintf(sm.class_name, sizeof sm.class_name, "Softmax");
     sm.op = GM_OP_ACTIVATION;
+    sm.synthetic = 1;
     sm.act = gm_activation_make(GM_ACT_SOFTMAX);
     sm.inputs[0] = g->output_node;
     sm.n_inputs = 1;

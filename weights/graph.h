@@ -69,6 +69,7 @@ typedef struct gm_node {
     float *affine_scale;          /* GM_OP_CHANNEL_AFFINE: C floats (shift is `bias`) */
     int weights_loaded;           /* set by the weight loader */
     int keepdims;                 /* global pooling: rank-4 1x1 output (Keras keepdims) */
+    int synthetic;                /* 1 for nodes gradmap added (the split-off softmax), not Keras layers */
 
     /* Set by bn_fold.c: this node's own output is no longer materialised because a following
      * BatchNormalization or ReLU was fused into it; `fused_into` is the node whose output now

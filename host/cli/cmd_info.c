@@ -42,7 +42,8 @@ static void gm_print_layers(const gm_graph *g) {
         gm_shape_string(&n->out, shape, sizeof shape);
         char macs[32] = "";
         if (gm_node_macs(n) > 0) snprintf(macs, sizeof macs, "%.0f", gm_node_macs(n));
-        printf("%-4d %-28s %-24s %-18s %12lld %14s\n", i, n->name, n->class_name, shape, gm_node_param_count(n), macs);
+        printf("%-4d %-28s %-24s %-18s %12lld %14s\n", i, n->name, n->synthetic ? "(split from the Dense)" : n->class_name,
+               shape, gm_node_param_count(n), macs);
     }
 }
 
@@ -84,7 +85,9 @@ int gm_cmd_info(int argc, char **argv) {
     gm_print_layers(g);
     int n_classes = g->nodes[g->logits_node].out.c;
     double macs = gm_graph_forward_macs(g);
-    printf("total: %d layers, %lld parameters, %.3f G multiply-accumulates per image (%.0f)\n", g->n_nodes,
+    int keras_layers = 0;
+    for (int i = 0; i < g->n_nodes; ++i) keras_layers += !g->nodes[i].synthetic;
+    printf("total: %d layers, %lld parameters, %.3f G multiply-accumulates per image (%.0f)\n", keras_layers,
            gm_graph_param_count(g), macs / 1e9, macs);
     printf("classes: %d%s\n", n_classes,
            g->n_class_names ? (n_classes == 1000 && !opts.labels ? " (ImageNet names)" : " (named)") : " (numbered)");

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "explain/engine.h"
@@ -45,7 +47,7 @@ static void gm_predict_usage(FILE *f) {
             "  --threads N         CPU threads (default: all cores)\n"
             "  --device DEV        auto|cpu (default auto; the CUDA backend is not built yet)\n"
             "  --strict            stop at the first unreadable image (default: report it and go on)\n"
-            "  --quiet             no per-item error lines on stderr\n"
+            "  --quiet             no progress line and no per-item error lines on stderr\n"
             "\n"
             "Exit status: 0 all images classified, 1 some images failed, >1 the run could not start\n"
             "(2 usage, 3 i/o, 4 file format, 5 unsupported model, 6 shape mismatch).\n",
@@ -150,6 +152,23 @@ static void gm_print_error(const gm_predict_args *a, const char *path) {
     if (!a->quiet) fprintf(stderr, "gradmap: skipped: %s\n", gm_last_error());
 }
 
+static double gm_now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* One self-overwriting progress line on stderr, only when stderr is a terminal and the results go
+ * elsewhere (a file or a pipe), so that it never interleaves with them. */
+static void gm_progress(const gm_predict_args *a, int done, int total, double started, int final) {
+    if (a->quiet || total <= 1 || !isatty(STDERR_FILENO) || isatty(STDOUT_FILENO)) return;
+    double elapsed = gm_now_seconds() - started;
+    double rate = elapsed > 0 ? done / elapsed : 0.0;
+    double eta = rate > 0 ? (total - done) / rate : 0.0;
+    fprintf(stderr, "\r%d/%d images, %.1f images/s, ETA %.0f s   %s", done, total, rate, eta, final ? "\n" : "");
+    fflush(stderr);
+}
+
 typedef struct gm_predict_buffers {
     float *input, *probs, *logits;
     int *slot_item, *widths, *heights, *top;
@@ -182,6 +201,7 @@ static gm_status gm_predict_run(const gm_predict_args *a, const gm_graph *g, gm_
     if (!b.input || !b.probs || !b.logits || !b.slot_item || !b.widths || !b.heights || !b.top)
         st = gm_error(GM_ERR_NOMEM, "out of memory for a batch of %d images", batch);
     gm_preprocess_mode mode = a->preprocess_set ? a->preprocess : g->preprocess;
+    double started = gm_now_seconds();
     for (int start = 0; st == GM_OK && start < paths->count; start += batch) {
         int end = start + batch < paths->count ? start + batch : paths->count;
         int n = 0;
@@ -214,6 +234,7 @@ static gm_status gm_predict_run(const gm_predict_args *a, const gm_graph *g, gm_
                           b.logits + (size_t)s * n_classes, n_classes, b.top);
         }
         fflush(stdout);
+        gm_progress(a, end, paths->count, started, end == paths->count);
     }
     gm_predict_buffers_free(&b);
     return st;
@@ -242,6 +263,9 @@ int gm_cmd_predict(int argc, char **argv) {
         gm_backend_config cfg = {.threads = a.threads};
         st = gm_backend_open(a.device, &cfg, &be);
     }
+    if (st == GM_OK && g->input_c != 3)
+        st = gm_error(GM_ERR_UNSUPPORTED, "%s: the model takes %d-channel input; gradmap feeds RGB images (3 channels)",
+                      a.model_path, g->input_c);
     int batch = a.batch < paths.count ? a.batch : paths.count;
     if (st == GM_OK) st = gm_engine_create(g, be, batch, NULL, 0, &e);
     if (st == GM_OK) st = gm_predict_run(&a, g, e, &paths, batch, &failed);

@@ -4,8 +4,7 @@
 # Fixtures: tests/fixtures/conformance/bad/ (made by tests/fixtures/make_fixtures.py).
 source "$(dirname "$0")/cli_lib.sh"
 bad="$GM_SOURCE_DIR/tests/fixtures/conformance/bad"
-img="$GM_SOURCE_DIR/tests/fixtures/images/rgb.png"
-[ -f "$img" ] || img="$(ls "$GM_SOURCE_DIR"/tests/fixtures/images/*.png | head -1)"
+img="$GM_SOURCE_DIR/tests/fixtures/images/rgb_37x23.png"
 
 for cmd in info predict; do
   extra=()
@@ -26,5 +25,9 @@ for cmd in info predict; do
   expect 7 "unknown architecture|vgg16" -- "$GRADMAP" $cmd "$bad/no_config.h5" --arch alexnet "${extra[@]}"
   expect 6 "no_config\.h5: layer .block1_conv1. \(Conv2D\): kernel shape \(3,3,3,8\) in file, \(3,3,3,64\) expected" -- \
     "$GRADMAP" $cmd "$bad/no_config.h5" --arch vgg16 "${extra[@]}"
+  expect 5 "dynamic_input\.h5: layer 'input_layer': input shape has unknown \(None\) dimensions" -- \
+    "$GRADMAP" $cmd "$bad/dynamic_input.h5" "${extra[@]}"
 done
+expect 5 "grey_input\.h5: the model takes 1-channel input; gradmap feeds RGB images" -- \
+  "$GRADMAP" predict "$bad/grey_input.h5" "$img"
 finish

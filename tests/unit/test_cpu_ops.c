@@ -77,7 +77,7 @@ static double ref_act(const gm_activation *a, double x) {
     case GM_ACT_LINEAR: return x;
     case GM_ACT_RELU:
         if (x >= a->max_value) return a->max_value;
-        if (x >= a->threshold) return x;
+        if (x > a->threshold) return x; /* strict, as Keras: x == threshold gives 0 */
         return a->negative_slope * (x - a->threshold);
     case GM_ACT_SIGMOID: return 1.0 / (1.0 + exp(-x));
     case GM_ACT_TANH: return tanh(x);
@@ -586,7 +586,7 @@ static void test_math_headers(void) {
                   gm_relu_general(6.0f, 6.0f, 0.1f, 0.0f) == 6.0f && gm_relu_general(7.0f, 6.0f, 0.1f, 0.0f) == 6.0f &&
                       gm_relu_general(5.5f, 6.0f, 0.1f, 0.0f) == 5.5f &&
                       gm_relu_general(-2.0f, 6.0f, 0.1f, 0.0f) == 0.1f * -2.0f &&
-                      gm_relu_general(0.5f, INFINITY, 0.2f, 0.5f) == 0.5f &&
+                      gm_relu_general(0.5f, INFINITY, 0.2f, 0.5f) == 0.0f && gm_relu_general(0.51f, INFINITY, 0.2f, 0.5f) == 0.51f &&
                       gm_relu_general(0.25f, INFINITY, 0.2f, 0.5f) == 0.2f * (0.25f - 0.5f) &&
                       gm_relu_general(1e30f, INFINITY, 0.0f, 0.0f) == 1e30f &&
                       gm_relu_general(-3.0f, INFINITY, 0.0f, 0.0f) == 0.0f,
