@@ -10,6 +10,7 @@
 
 #include "arch_builtin.h"
 #include "class_names.h"
+#include "h5_probe.h"
 #include "h5_util.h"
 #include "keras_config.h"
 #include "keras_weights.h"
@@ -96,6 +97,11 @@ gm_status gm_model_load(const char *path, const gm_model_options *opts, gm_graph
     *out = NULL;
     hid_t file = -1;
     GM_TRY(gm_h5_open(path, &file));
+    gm_status probe = gm_h5_probe_metadata(path);
+    if (probe != GM_OK) {
+        H5Fclose(file);
+        return probe;
+    }
     gm_graph *g = NULL;
     hid_t wgroup = -1;
     gm_status st = gm_model_build(file, path, opts, &wgroup, &g);
