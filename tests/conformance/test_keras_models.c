@@ -120,7 +120,7 @@ int main(void) {
         gm_check_model(&c, dir, names[i], 0);
         free(names[i]);
     }
-    gm_test_check(&c, n_names >= 5, "found %d conformance fixtures (at least 5 expected)", n_names);
+    gm_test_check(&c, n_names >= 9, "found %d conformance fixtures (at least 9 expected)", n_names);
     free(dir);
     return gm_test_summary(&c);
 }
