@@ -17,6 +17,21 @@ static const cJSON *gm_get(const cJSON *obj, const char *key) {
     return cJSON_IsObject(obj) ? cJSON_GetObjectItemCaseSensitive(obj, key) : NULL;
 }
 
+/* Appends the producer `name` (called for the node_index-th time) to n's inputs. */
+static gm_status gm_add_inbound(const gm_graph *g, gm_node *n, const cJSON *name, const cJSON *node_index) {
+    if (!cJSON_IsString(name)) return gm_error(GM_ERR_FORMAT, "layer '%s': unreadable inbound node", n->name);
+    if (cJSON_IsNumber(node_index) && node_index->valuedouble != 0)
+        return gm_error(GM_ERR_UNSUPPORTED, "layer '%s': reads a shared layer's second call ('%s'); not supported",
+                        n->name, name->valuestring);
+    int idx = gm_graph_find(g, name->valuestring);
+    if (idx < 0)
+        return gm_error(GM_ERR_FORMAT, "layer '%s': input '%s' is not defined before it", n->name, name->valuestring);
+    if (n->n_inputs >= GM_MAX_INPUTS)
+        return gm_error(GM_ERR_UNSUPPORTED, "layer '%s': more than %d inputs", n->name, GM_MAX_INPUTS);
+    n->inputs[n->n_inputs++] = idx;
+    return GM_OK;
+}
+
 /* Collects producer layer names from one Keras 3 argument tree (lists, dicts, keras tensors). */
 static gm_status gm_collect_history(const gm_graph *g, const cJSON *v, gm_node *n) {
     if (cJSON_IsArray(v)) {
@@ -28,21 +43,8 @@ static gm_status gm_collect_history(const gm_graph *g, const cJSON *v, gm_node *
     const cJSON *cfg = gm_get(v, "config");
     const cJSON *hist = gm_get(cfg, "keras_history");
     const char *cls = cJSON_IsString(gm_get(v, "class_name")) ? gm_get(v, "class_name")->valuestring : "";
-    if (strcmp(cls, "__keras_tensor__") == 0 && cJSON_IsArray(hist)) {
-        const cJSON *name = cJSON_GetArrayItem(hist, 0), *node_index = cJSON_GetArrayItem(hist, 1);
-        if (!cJSON_IsString(name)) return gm_error(GM_ERR_FORMAT, "layer '%s': malformed keras_history", n->name);
-        if (cJSON_IsNumber(node_index) && node_index->valuedouble != 0)
-            return gm_error(GM_ERR_UNSUPPORTED, "layer '%s': reads a shared layer's second call ('%s'); not supported",
-                            n->name, name->valuestring);
-        int idx = gm_graph_find(g, name->valuestring);
-        if (idx < 0)
-            return gm_error(GM_ERR_FORMAT, "layer '%s': input '%s' is not defined before it", n->name,
-                            name->valuestring);
-        if (n->n_inputs >= GM_MAX_INPUTS)
-            return gm_error(GM_ERR_UNSUPPORTED, "layer '%s': more than %d inputs", n->name, GM_MAX_INPUTS);
-        n->inputs[n->n_inputs++] = idx;
-        return GM_OK;
-    }
+    if (strcmp(cls, "__keras_tensor__") == 0 && cJSON_IsArray(hist))
+        return gm_add_inbound(g, n, cJSON_GetArrayItem(hist, 0), cJSON_GetArrayItem(hist, 1));
     const cJSON *item;
     cJSON_ArrayForEach(item, v) GM_TRY(gm_collect_history(g, item, n));
     return GM_OK;
@@ -64,19 +66,8 @@ static gm_status gm_parse_inbound(const gm_graph *g, const cJSON *layer, gm_node
     if (!cJSON_IsArray(node)) return gm_error(GM_ERR_FORMAT, "layer '%s': unreadable inbound_nodes", n->name);
     const cJSON *ref;
     cJSON_ArrayForEach(ref, node) { /* Keras 2: ["name", node_index, tensor_index, {kwargs}] */
-        const cJSON *name = cJSON_GetArrayItem(ref, 0), *node_index = cJSON_GetArrayItem(ref, 1);
-        if (!cJSON_IsArray(ref) || !cJSON_IsString(name))
-            return gm_error(GM_ERR_FORMAT, "layer '%s': unreadable inbound node", n->name);
-        if (cJSON_IsNumber(node_index) && node_index->valuedouble != 0)
-            return gm_error(GM_ERR_UNSUPPORTED, "layer '%s': reads a shared layer's second call ('%s'); not supported",
-                            n->name, name->valuestring);
-        int idx = gm_graph_find(g, name->valuestring);
-        if (idx < 0)
-            return gm_error(GM_ERR_FORMAT, "layer '%s': input '%s' is not defined before it", n->name,
-                            name->valuestring);
-        if (n->n_inputs >= GM_MAX_INPUTS)
-            return gm_error(GM_ERR_UNSUPPORTED, "layer '%s': more than %d inputs", n->name, GM_MAX_INPUTS);
-        n->inputs[n->n_inputs++] = idx;
+        if (!cJSON_IsArray(ref)) return gm_error(GM_ERR_FORMAT, "layer '%s': unreadable inbound node", n->name);
+        GM_TRY(gm_add_inbound(g, n, cJSON_GetArrayItem(ref, 0), cJSON_GetArrayItem(ref, 1)));
     }
     return GM_OK;
 }

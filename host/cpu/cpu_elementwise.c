@@ -58,13 +58,19 @@ gm_status gm_cpu_activation_fwd(gm_backend *be, const gm_activation *a, const gm
     return GM_OK;
 }
 
+/* Shape check shared by the global poolings: y is N x 1 x 1 x C. */
+static gm_status gm_cpu_check_global_pool(const char *op, const gm_tensor *x, const gm_tensor *y) {
+    GM_TRY(gm_cpu_check_tensor(op, "x", x));
+    GM_TRY(gm_cpu_check_tensor(op, "y", y));
+    if (y->n != x->n || y->h != 1 || y->w != 1 || y->c != x->c)
+        return gm_error(GM_ERR_SHAPE, "cpu %s: input (%d,%d,%d,%d) needs output (%d,1,1,%d), given (%d,%d,%d,%d)", op,
+                        x->n, x->h, x->w, x->c, x->n, x->c, y->n, y->h, y->w, y->c);
+    return GM_OK;
+}
+
 gm_status gm_cpu_gap_fwd(gm_backend *be, const gm_tensor *x, gm_tensor *y) {
     (void)be;
-    GM_TRY(gm_cpu_check_tensor("gap", "x", x));
-    GM_TRY(gm_cpu_check_tensor("gap", "y", y));
-    if (y->n != x->n || y->h != 1 || y->w != 1 || y->c != x->c)
-        return gm_error(GM_ERR_SHAPE, "cpu gap: input (%d,%d,%d,%d) needs output (%d,1,1,%d), given (%d,%d,%d,%d)",
-                        x->n, x->h, x->w, x->c, x->n, x->c, y->n, y->h, y->w, y->c);
+    GM_TRY(gm_cpu_check_global_pool("gap", x, y));
     const int n = x->n, c = x->c, blocks = (c + GM_CPU_CHANNEL_BLOCK - 1) / GM_CPU_CHANNEL_BLOCK;
     const long long hw = (long long)x->h * x->w;
     const float *xd = x->data;
@@ -88,11 +94,7 @@ gm_status gm_cpu_gap_fwd(gm_backend *be, const gm_tensor *x, gm_tensor *y) {
 
 gm_status gm_cpu_gmp_fwd(gm_backend *be, const gm_tensor *x, gm_tensor *y) {
     (void)be;
-    GM_TRY(gm_cpu_check_tensor("gmp", "x", x));
-    GM_TRY(gm_cpu_check_tensor("gmp", "y", y));
-    if (y->n != x->n || y->h != 1 || y->w != 1 || y->c != x->c)
-        return gm_error(GM_ERR_SHAPE, "cpu gmp: input (%d,%d,%d,%d) needs output (%d,1,1,%d), given (%d,%d,%d,%d)",
-                        x->n, x->h, x->w, x->c, x->n, x->c, y->n, y->h, y->w, y->c);
+    GM_TRY(gm_cpu_check_global_pool("gmp", x, y));
     const int n = x->n, c = x->c, blocks = (c + GM_CPU_CHANNEL_BLOCK - 1) / GM_CPU_CHANNEL_BLOCK;
     const long long hw = (long long)x->h * x->w;
     const float *xd = x->data;
