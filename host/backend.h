@@ -79,6 +79,22 @@ typedef enum gm_relu_bwd_mode {
     GM_RELU_BWD_DECONV
 } gm_relu_bwd_mode;
 
+typedef enum gm_channel_reduce {
+    GM_REDUCE_ABS_MAX = 0, /* saliency: max_c |x| */
+    GM_REDUCE_SUM          /* input x gradient: sum_c x */
+} gm_channel_reduce;
+
+typedef enum gm_cam_weights {
+    GM_CAM_WEIGHTS_GRADCAM = 0, /* mean_ij g */
+    GM_CAM_WEIGHTS_GRADCAM_PP,  /* sum_ij alpha*relu(g), alpha = g^2/(2g^2 + sum_ab A * g^3), 0 where g = 0 */
+    GM_CAM_WEIGHTS_XGRADCAM     /* sum_ij A*g / (sum_ab A + 1e-7) */
+} gm_cam_weights;
+
+typedef enum gm_elementwise_cam {
+    GM_ELEMENTWISE_HIRESCAM = 0, /* relu(sum_k g*A) */
+    GM_ELEMENTWISE_LAYERCAM      /* relu(sum_k relu(g)*A) */
+} gm_elementwise_cam;
+
 typedef struct gm_backend gm_backend;
 typedef struct gm_layer_weights gm_layer_weights; /* backend-owned prepared weights */
 
@@ -127,16 +143,55 @@ typedef struct gm_backend_ops {
     gm_status (*zero_pad_fwd)(gm_backend *be, int top, int bottom, int left, int right, const gm_tensor *x,
                               gm_tensor *y);
 
-    /* Backward-data and explanation kernels: filled by the explanation-engine issue. NULL means
-     * "not provided by this backend yet" and callers must report that, not crash. */
+    /* ---- Backward-data (explanation engine). Every op OVERWRITES its output gradient. ----
+     * Activations are differentiated from their OUTPUT y (all supported activations allow it:
+     * relu family y>threshold, sigmoid y(1-y), tanh 1-y^2, softmax y*(dy - sum(dy*y))), so the
+     * engine keeps outputs only and a convolution with a fused activation needs nothing more. */
     gm_status (*conv2d_bwd_data)(gm_backend *be, gm_layer_weights *w, const gm_tensor *dy, gm_tensor *dx);
     gm_status (*dense_bwd_data)(gm_backend *be, gm_layer_weights *w, const gm_tensor *dy, gm_tensor *dx);
+    /* Max pooling: the gradient goes to the first maximum of each window (row-major window order,
+     * padded cells never chosen), recomputed from the forward input x. Windows that overlap
+     * (stride < size) accumulate. */
     gm_status (*maxpool_bwd)(gm_backend *be, const gm_pool_desc *p, const gm_tensor *x, const gm_tensor *dy,
                              gm_tensor *dx);
     gm_status (*avgpool_bwd)(gm_backend *be, const gm_pool_desc *p, const gm_tensor *dy, gm_tensor *dx);
-    gm_status (*gap_bwd)(gm_backend *be, const gm_tensor *dy, gm_tensor *dx);
-    gm_status (*relu_bwd)(gm_backend *be, gm_relu_bwd_mode mode, const gm_tensor *x, const gm_tensor *dy,
-                          gm_tensor *dx);
+    gm_status (*gap_bwd)(gm_backend *be, const gm_tensor *dy, gm_tensor *dx);          /* dy: N x 1 x 1 x C */
+    gm_status (*gmp_bwd)(gm_backend *be, const gm_tensor *x, const gm_tensor *dy, gm_tensor *dx);
+    /* dx = act'(from y) * dy; for the ReLU family `mode` selects plain, guided backprop (also
+     * dy > 0) or deconvnet (dy > 0 only, ignoring y). x == y aliasing of dy/dx allowed. */
+    gm_status (*activation_bwd)(gm_backend *be, const gm_activation *a, gm_relu_bwd_mode mode, const gm_tensor *y,
+                                const gm_tensor *dy, gm_tensor *dx);
+    /* dx[..., c] = dy[..., c] * scale[c] (channel affine / unfolded BN; scale in backend memory). */
+    gm_status (*channel_scale_bwd)(gm_backend *be, const float *scale, const gm_tensor *dy, gm_tensor *dx);
+    /* dx = dy * scale (Rescaling). */
+    gm_status (*rescale_bwd)(gm_backend *be, float scale, const gm_tensor *dy, gm_tensor *dx);
+    /* dx = dy without the padded border (the crop that undoes ZeroPadding2D). */
+    gm_status (*zero_pad_bwd)(gm_backend *be, int top, int bottom, int left, int right, const gm_tensor *dy,
+                              gm_tensor *dx);
+    /* y[i] = seed where i is (n, cls[n]) and 0 elsewhere: the one-hot gradient of the logits.
+     * cls is host memory, n entries; y is N x C. */
+    gm_status (*one_hot)(gm_backend *be, const int *cls, float seed, gm_tensor *y);
+
+    /* ---- Explanation kernels (math in kernels/cam_math.h). Maps are N x H x W x K tensors. ---- */
+    /* y (N,H,W,1) = reduction over C of x: |x| max (saliency), or sum. */
+    gm_status (*channel_reduce)(gm_backend *be, gm_channel_reduce kind, const gm_tensor *x, gm_tensor *y);
+    /* y = a * b element-wise (same shapes; y may alias). */
+    gm_status (*multiply)(gm_backend *be, const gm_tensor *a, const gm_tensor *b, gm_tensor *y);
+    /* Per-image, per-channel CAM weights w (N,1,1,C) from activations A and gradients G (N,H,W,C). */
+    gm_status (*cam_weights)(gm_backend *be, gm_cam_weights kind, const gm_tensor *A, const gm_tensor *G,
+                             gm_tensor *w);
+    /* L (N,H,W,1) = sum_k w[n,k] * A[n,h,w,k], then ReLU when relu != 0. */
+    gm_status (*weighted_channel_sum)(gm_backend *be, const gm_tensor *A, const gm_tensor *w, int relu,
+                                      gm_tensor *L);
+    /* Class activation maps for K classes at once (Zhou et al.): L (N,H,W,K) with
+     * L[n,h,w,k] = sum_c A[n,h,w,c] * W[c, cls[n*K+k]] (+ bias ignored); W is the dense kernel (C x
+     * classes) in backend memory, cls host memory. One GEMM per batch on the CPU. */
+    gm_status (*cam_multi)(gm_backend *be, const gm_tensor *A, const float *dense_kernel, int n_classes,
+                           const int *cls, int k, gm_tensor *L);
+    /* L (N,H,W,1) = sum_k f(G)[n,h,w,k] * A[n,h,w,k] then ReLU, f = identity (HiResCAM) or ReLU
+     * (LayerCAM). */
+    gm_status (*elementwise_cam)(gm_backend *be, gm_elementwise_cam kind, const gm_tensor *A, const gm_tensor *G,
+                                 gm_tensor *L);
 } gm_backend_ops;
 
 /* Every backend's context starts with this header; the rest is private to the backend. */

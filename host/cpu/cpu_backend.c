@@ -109,13 +109,7 @@ static const gm_backend_ops gm_cpu_ops = {
     .rescale_fwd = gm_cpu_rescale_fwd,
     .add = gm_cpu_add,
     .zero_pad_fwd = gm_cpu_zero_pad_fwd,
-    /* Backward-data and explanation kernels: the explanation-engine issue fills these. */
-    .conv2d_bwd_data = NULL,
-    .dense_bwd_data = NULL,
-    .maxpool_bwd = NULL,
-    .avgpool_bwd = NULL,
-    .gap_bwd = NULL,
-    .relu_bwd = NULL,
+    /* Backward and explanation ops: filled by host/cpu/cpu_backward*.c and cpu_explain.c. */
 };
 
 gm_status gm_cpu_backend_create(const gm_backend_config *cfg, gm_backend **out) {
