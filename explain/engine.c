@@ -6,28 +6,11 @@
  * the last reader of the value it held has run. All buffers are allocated at creation for
  * `max_batch` images. */
 #include "engine.h"
+#include "engine_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define GM_KEPT_FOREVER 0x7fffffff
-
-struct gm_engine {
-    const gm_graph *g;
-    gm_backend *be;
-    int max_batch;
-    int batch;                   /* images in the last forward */
-    gm_layer_weights **weights;  /* per node, conv/dense only */
-    float **affine_scale;        /* per node, device copies for channel affine / unfolded BN */
-    float **affine_shift;
-    int *storage;                /* per node: the node whose buffer holds its value */
-    int *buffer_of;              /* per storage node: index into buffers */
-    int *kept;                   /* per node: readable after forward */
-    void **buffers;
-    size_t *buffer_floats;
-    int n_buffers;
-};
 
 size_t gm_engine_node_size(const gm_engine *e, int index) {
     const gm_shape *s = &e->g->nodes[index].out;
@@ -188,7 +171,14 @@ static gm_status gm_engine_prepare(gm_engine *e) {
 
 gm_status gm_engine_create(const gm_graph *g, gm_backend *be, int max_batch, const int *keep, int n_keep,
                            gm_engine **out) {
+    gm_engine_options opts = {.max_batch = max_batch, .keep = keep, .n_keep = n_keep, .backward_seed = -1,
+                              .backward_stop = -1};
+    return gm_engine_create_ex(g, be, &opts, out);
+}
+
+gm_status gm_engine_create_ex(const gm_graph *g, gm_backend *be, const gm_engine_options *opts, gm_engine **out) {
     *out = NULL;
+    int max_batch = opts->max_batch;
     if (max_batch < 1) return gm_error(GM_ERR_INVALID_ARG, "batch size %d (must be >= 1)", max_batch);
     gm_engine *e = calloc(1, sizeof *e);
     if (!e) return gm_error(GM_ERR_NOMEM, "out of memory creating the engine");
@@ -197,6 +187,9 @@ gm_status gm_engine_create(const gm_graph *g, gm_backend *be, int max_batch, con
     e->g = g;
     e->be = be;
     e->max_batch = max_batch;
+    e->seed_node = -1;
+    e->stop_node = -1;
+    e->stats.deepest_bwd_node = -1;
     e->weights = calloc(count, sizeof *e->weights);
     e->affine_scale = calloc(count, sizeof *e->affine_scale);
     e->affine_shift = calloc(count, sizeof *e->affine_shift);
@@ -209,16 +202,23 @@ gm_status gm_engine_create(const gm_graph *g, gm_backend *be, int max_batch, con
     if (st == GM_OK) {
         e->kept[g->output_node] = 1;
         e->kept[g->logits_node] = 1;
-        for (int k = 0; k < n_keep; ++k) {
-            if (keep[k] < 0 || keep[k] >= n) {
-                st = gm_error(GM_ERR_INVALID_ARG, "kept layer index %d out of range", keep[k]);
+        for (int k = 0; k < opts->n_keep; ++k) {
+            if (opts->keep[k] < 0 || opts->keep[k] >= n) {
+                st = gm_error(GM_ERR_INVALID_ARG, "kept layer index %d out of range", opts->keep[k]);
                 break;
             }
-            e->kept[keep[k]] = 1;
+            e->kept[opts->keep[k]] = 1;
         }
+    }
+    if (st == GM_OK && opts->backward_seed >= 0) {
+        if (opts->backward_seed >= n || opts->backward_stop < 0 || opts->backward_stop > opts->backward_seed)
+            st = gm_error(GM_ERR_INVALID_ARG, "backward from node %d down to node %d is not a valid range",
+                          opts->backward_seed, opts->backward_stop);
+        else gm_engine_mark_backward_needs(g, opts->backward_seed, opts->backward_stop, e->kept);
     }
     if (st == GM_OK) st = gm_engine_prepare(e);
     if (st == GM_OK) st = gm_engine_plan(e);
+    if (st == GM_OK && opts->backward_seed >= 0) st = gm_engine_plan_backward(e, opts);
     if (st != GM_OK) {
         gm_engine_free(&e);
         return st;
@@ -246,11 +246,12 @@ void gm_engine_free(gm_engine **pe) {
     free(e->kept);
     free(e->buffers);
     free(e->buffer_floats);
+    gm_engine_free_backward(e);
     free(e);
     *pe = NULL;
 }
 
-static gm_tensor gm_node_tensor(const gm_engine *e, int i) {
+gm_tensor gm_engine_value_tensor(const gm_engine *e, int i) {
     const gm_shape *s = &e->g->nodes[i].out;
     gm_tensor t;
     t.data = (float *)e->buffers[e->buffer_of[e->storage[i]]];
@@ -265,8 +266,8 @@ static gm_status gm_run_node(gm_engine *e, int i, const float *host_input) {
     const gm_node *node = &e->g->nodes[i];
     gm_backend *be = e->be;
     const gm_backend_ops *ops = be->ops;
-    gm_tensor y = gm_node_tensor(e, i);
-    gm_tensor x = node->n_inputs > 0 ? gm_node_tensor(e, node->inputs[0]) : y;
+    gm_tensor y = gm_engine_value_tensor(e, i);
+    gm_tensor x = node->n_inputs > 0 ? gm_engine_value_tensor(e, node->inputs[0]) : y;
     switch (node->op) {
     case GM_OP_INPUT:
         return ops->upload(be, y.data, host_input, gm_tensor_count(&y) * sizeof(float));
@@ -283,10 +284,10 @@ static gm_status gm_run_node(gm_engine *e, int i, const float *host_input) {
     case GM_OP_ZEROPAD:
         return ops->zero_pad_fwd(be, node->pad_top, node->pad_bottom, node->pad_left, node->pad_right, &x, &y);
     case GM_OP_ADD: {
-        gm_tensor b = gm_node_tensor(e, node->inputs[1]);
+        gm_tensor b = gm_engine_value_tensor(e, node->inputs[1]);
         GM_TRY(ops->add(be, &x, &b, &y));
         for (int j = 2; j < node->n_inputs; ++j) {
-            b = gm_node_tensor(e, node->inputs[j]);
+            b = gm_engine_value_tensor(e, node->inputs[j]);
             GM_TRY(ops->add(be, &y, &b, &y));
         }
         return GM_OK;
@@ -301,6 +302,7 @@ gm_status gm_engine_forward(gm_engine *e, const float *host_input, int n) {
     if (n < 1 || n > e->max_batch)
         return gm_error(GM_ERR_INVALID_ARG, "batch of %d images for an engine planned for 1..%d", n, e->max_batch);
     e->batch = n;
+    e->stats.forwards++;
     for (int i = 0; i < e->g->n_nodes; ++i) {
         if (e->g->nodes[i].op == GM_OP_ACTIVATION && e->g->nodes[i].act.kind == GM_ACT_LINEAR) continue;
         gm_status st = gm_run_node(e, i, host_input);
@@ -317,6 +319,20 @@ gm_status gm_engine_read(gm_engine *e, int index, float *host_dst) {
         return gm_error(GM_ERR_UNSUPPORTED, "layer '%s' was fused into '%s' and has no output of its own",
                         e->g->nodes[index].name, e->g->nodes[e->g->nodes[index].fused_into].name);
     if (e->batch < 1) return gm_error(GM_ERR_INVALID_ARG, "no forward pass has run");
-    gm_tensor t = gm_node_tensor(e, index);
+    gm_tensor t = gm_engine_value_tensor(e, index);
     return e->be->ops->download(e->be, host_dst, t.data, gm_tensor_count(&t) * sizeof(float));
 }
+
+gm_status gm_engine_value(gm_engine *e, int index, gm_tensor *out) {
+    if (index < 0 || index >= e->g->n_nodes || !e->kept[index])
+        return gm_error(GM_ERR_INVALID_ARG, "layer index %d was not kept by the engine", index);
+    if (e->g->nodes[index].fused_into >= 0)
+        return gm_error(GM_ERR_UNSUPPORTED, "layer '%s' was fused into '%s' and has no output of its own",
+                        e->g->nodes[index].name, e->g->nodes[e->g->nodes[index].fused_into].name);
+    *out = gm_engine_value_tensor(e, index);
+    return GM_OK;
+}
+
+const gm_engine_stats *gm_engine_get_stats(const gm_engine *e) { return &e->stats; }
+int gm_engine_batch(const gm_engine *e) { return e->batch; }
+gm_backend *gm_engine_backend(const gm_engine *e) { return e->be; }

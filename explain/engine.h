@@ -11,9 +11,48 @@
 
 typedef struct gm_engine gm_engine;
 
+typedef struct gm_engine_options {
+    int max_batch;
+    const int *keep;         /* nodes whose forward outputs stay readable (target layers) */
+    int n_keep;
+    /* Backward-data pass: -1 for a forward-only engine. The seed is the one-hot gradient placed at
+     * `backward_seed` (the logits node; the output node for softmax scores); the backward runs
+     * down to `backward_stop`, the shallowest node whose gradient any method needs (0 = the input
+     * image; a target layer when only CAM-family maps are wanted), and no further. */
+    int backward_seed;
+    int backward_stop;
+    const int *keep_grads;   /* nodes whose gradients stay readable after the backward */
+    int n_keep_grads;
+} gm_engine_options;
+
+/* Counters that let tests prove what ran (one forward/backward per batch, truncation). */
+typedef struct gm_engine_stats {
+    long forwards, backwards;
+    long conv_bwd_calls, dense_bwd_calls, pool_bwd_calls, act_bwd_calls;
+    int deepest_bwd_node;    /* smallest node index whose backward op ran in the last backward */
+} gm_engine_stats;
+
 /* `g` must outlive the engine. keep: node indices whose outputs must survive the forward pass. */
 gm_status gm_engine_create(const gm_graph *g, gm_backend *be, int max_batch, const int *keep, int n_keep,
                            gm_engine **out);
+gm_status gm_engine_create_ex(const gm_graph *g, gm_backend *be, const gm_engine_options *opts, gm_engine **out);
+
+/* Backward-data pass for the last forward's images: the seed gradient is `seed` at
+ * (n, cls[n]) of the seed node and 0 elsewhere; ReLU-family activations use `mode`. Needs an
+ * engine created with a backward. */
+gm_status gm_engine_backward(gm_engine *e, const int *cls, float seed, gm_relu_bwd_mode mode);
+
+/* Copies the gradient of node `index` (kept by keep_grads) for the last backward's images. */
+gm_status gm_engine_read_grad(gm_engine *e, int index, float *host_dst);
+
+/* Backend memory of a node's forward output / gradient for the last pass (n images, NHWC), for
+ * the explanation kernels that run on the backend. */
+gm_status gm_engine_value(gm_engine *e, int index, gm_tensor *out);
+gm_status gm_engine_grad(gm_engine *e, int index, gm_tensor *out);
+
+const gm_engine_stats *gm_engine_get_stats(const gm_engine *e);
+int gm_engine_batch(const gm_engine *e);
+gm_backend *gm_engine_backend(const gm_engine *e);
 void gm_engine_free(gm_engine **e);
 
 /* Runs the forward pass on `n` (1..max_batch) images: host_input is n x H x W x C floats,

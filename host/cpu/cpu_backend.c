@@ -110,6 +110,23 @@ static const gm_backend_ops gm_cpu_ops = {
     .add = gm_cpu_add,
     .zero_pad_fwd = gm_cpu_zero_pad_fwd,
     /* Backward and explanation ops: filled by host/cpu/cpu_backward*.c and cpu_explain.c. */
+    .conv2d_bwd_data = gm_cpu_conv2d_bwd_data,
+    .dense_bwd_data = gm_cpu_dense_bwd_data,
+    .maxpool_bwd = gm_cpu_maxpool_bwd,
+    .avgpool_bwd = gm_cpu_avgpool_bwd,
+    .gap_bwd = gm_cpu_gap_bwd,
+    .gmp_bwd = gm_cpu_gmp_bwd,
+    .activation_bwd = gm_cpu_activation_bwd,
+    .channel_scale_bwd = gm_cpu_channel_scale_bwd,
+    .rescale_bwd = gm_cpu_rescale_bwd,
+    .zero_pad_bwd = gm_cpu_zero_pad_bwd,
+    .one_hot = gm_cpu_one_hot,
+    .channel_reduce = gm_cpu_channel_reduce,
+    .multiply = gm_cpu_multiply,
+    .cam_weights = gm_cpu_cam_weights,
+    .weighted_channel_sum = gm_cpu_weighted_channel_sum,
+    .cam_multi = gm_cpu_cam_multi,
+    .elementwise_cam = gm_cpu_elementwise_cam,
 };
 
 gm_status gm_cpu_backend_create(const gm_backend_config *cfg, gm_backend **out) {

@@ -75,6 +75,8 @@ typedef struct gm_cpu_prim_entry {
     dnnl_primitive_t prim; /* NULL = free slot */
     uint64_t last_use;
     int n, h, w;            /* key: input shape (dense: h = w = 1, the row length is fixed) */
+    /* n < 0: a backward-data primitive for batch -n (cpu_weights_bwd.c); the forward lookup
+     * matches positive n only. For it, src is diff_dst (dy) and dst is diff_src (dx). */
     int format;             /* index into gm_layer_weights.formats */
     dnnl_memory_t src, dst; /* no buffer of their own; handles set per call */
 } gm_cpu_prim_entry;
@@ -150,5 +152,41 @@ gm_status gm_cpu_rescale_fwd(gm_backend *be, float scale, float offset, const gm
 gm_status gm_cpu_add(gm_backend *be, const gm_tensor *a, const gm_tensor *b, gm_tensor *y);
 gm_status gm_cpu_zero_pad_fwd(gm_backend *be, int top, int bottom, int left, int right, const gm_tensor *x,
                               gm_tensor *y);
+
+/* cpu_weights_bwd.c: backward-data primitives of prepared layers, cached per dx shape in the
+ * layer's entries (key n = -batch) and sharing its weights formats; execute reads dy, writes dx. */
+gm_status gm_cpu_weights_bwd_primitive(gm_cpu_backend *cb, gm_layer_weights *w, int n, int h, int wd,
+                                       gm_cpu_pd_builder build, gm_cpu_prim_entry **out);
+gm_status gm_cpu_weights_bwd_execute(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_prim_entry *e, const float *dy,
+                                     float *dx);
+
+/* Backward-data ops-table entries: cpu_conv_bwd.c, cpu_dense_bwd.c, cpu_pool_bwd.c and
+ * cpu_elementwise_bwd.c. */
+gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_tensor *dy, gm_tensor *dx);
+gm_status gm_cpu_dense_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_tensor *dy, gm_tensor *dx);
+gm_status gm_cpu_maxpool_bwd(gm_backend *be, const gm_pool_desc *p, const gm_tensor *x, const gm_tensor *dy,
+                             gm_tensor *dx);
+gm_status gm_cpu_avgpool_bwd(gm_backend *be, const gm_pool_desc *p, const gm_tensor *dy, gm_tensor *dx);
+gm_status gm_cpu_gap_bwd(gm_backend *be, const gm_tensor *dy, gm_tensor *dx);
+gm_status gm_cpu_gmp_bwd(gm_backend *be, const gm_tensor *x, const gm_tensor *dy, gm_tensor *dx);
+gm_status gm_cpu_activation_bwd(gm_backend *be, const gm_activation *a, gm_relu_bwd_mode mode, const gm_tensor *y,
+                                const gm_tensor *dy, gm_tensor *dx);
+gm_status gm_cpu_channel_scale_bwd(gm_backend *be, const float *scale, const gm_tensor *dy, gm_tensor *dx);
+gm_status gm_cpu_rescale_bwd(gm_backend *be, float scale, const gm_tensor *dy, gm_tensor *dx);
+gm_status gm_cpu_zero_pad_bwd(gm_backend *be, int top, int bottom, int left, int right, const gm_tensor *dy,
+                              gm_tensor *dx);
+gm_status gm_cpu_one_hot(gm_backend *be, const int *cls, float seed, gm_tensor *y);
+
+/* cpu_explain.c: explanation kernels (math in kernels/cam_math.h). */
+gm_status gm_cpu_channel_reduce(gm_backend *be, gm_channel_reduce kind, const gm_tensor *x, gm_tensor *y);
+gm_status gm_cpu_multiply(gm_backend *be, const gm_tensor *a, const gm_tensor *b, gm_tensor *y);
+gm_status gm_cpu_cam_weights(gm_backend *be, gm_cam_weights kind, const gm_tensor *A, const gm_tensor *G,
+                             gm_tensor *w);
+gm_status gm_cpu_weighted_channel_sum(gm_backend *be, const gm_tensor *A, const gm_tensor *w, int relu,
+                                      gm_tensor *L);
+gm_status gm_cpu_cam_multi(gm_backend *be, const gm_tensor *A, const float *dense_kernel, int n_classes,
+                           const int *cls, int k, gm_tensor *L);
+gm_status gm_cpu_elementwise_cam(gm_backend *be, gm_elementwise_cam kind, const gm_tensor *A, const gm_tensor *G,
+                                 gm_tensor *L);
 
 #endif

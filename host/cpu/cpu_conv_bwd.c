@@ -1,0 +1,77 @@
+/* cpu_conv_bwd.c — Conv2D backward-data on the CPU backend: oneDNN convolution_backward_data
+ * (direct algorithm, as the forward), with its primitive cached per batch size inside the layer's
+ * prepared weights (cpu_weights_bwd.c). No weight gradient is computed.
+ * Layouts: dy is N x OH x OW x Cout and dx is N x H x W x Cin, plain NHWC (oneDNN tag nhwc); the
+ * weights are the layer's prepared copy (Keras HWIO reordered once, shared with the forward when
+ * oneDNN's backward kernels accept the forward's format).
+ * Gradient rule: dx[n,iy,ix,ci] = sum over (oy,ox,ky,kx,co) with iy = oy*sh - pad_top + ky*dh and
+ * ix = ox*sw - pad_left + kx*dw of dy[n,oy,ox,co] * K[ky,kx,ci,co]: the transpose of the forward,
+ * same strides, dilation (Keras d is oneDNN d - 1) and asymmetric pads. dy is the gradient of the
+ * convolution's output BEFORE its fused activation: the engine applies activation_bwd (from the
+ * stored output) first. dx is overwritten; input cells no window reaches (stride > kernel, or the
+ * rows a "valid" stride drops) get 0. */
+#include "cpu_internal.h"
+
+#include "kernels/pool_math.h"
+
+static int gm_cpu_conv_bwd_out_dim(int in, int k, int dilation, int stride, int pad_lo, int pad_hi) {
+    return gm_pool_out_dim(in, (k - 1) * dilation + 1, stride, pad_lo, pad_hi);
+}
+
+static gm_status gm_cpu_conv_bwd_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
+                                       const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
+    const gm_conv2d_desc *d = &w->conv;
+    int oh = gm_cpu_conv_bwd_out_dim(h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = gm_cpu_conv_bwd_out_dim(wd, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
+    dnnl_memory_desc_t dx_md, wei_md, dy_md;
+    dnnl_dims_t dx_dims = {n, d->cin, h, wd};
+    dnnl_dims_t wei_dims = {d->cout, d->cin, d->kh, d->kw};
+    dnnl_dims_t dy_dims = {n, d->cout, oh, ow};
+    dnnl_dims_t strides = {d->stride_h, d->stride_w};
+    dnnl_dims_t dilates = {d->dilation_h - 1, d->dilation_w - 1};
+    dnnl_dims_t pad_l = {d->pad_top, d->pad_left};
+    dnnl_dims_t pad_r = {d->pad_bottom, d->pad_right};
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dx_md, 4, dx_dims, dnnl_f32, dnnl_nhwc));
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&wei_md, 4, wei_dims, dnnl_f32, dnnl_format_tag_any));
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dy_md, 4, dy_dims, dnnl_f32, dnnl_nhwc));
+    dnnl_convolution_desc_t cd;
+    GM_DNNL_TRY(dnnl_dilated_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &dx_md,
+                                                                 weights_md ? weights_md : &wei_md, &dy_md, strides,
+                                                                 dilates, pad_l, pad_r));
+    /* No forward hint: oneDNN's convolution backward-data needs none (only pooling's workspace
+     * does), and a hint would have to outlive the primitive descriptor. */
+    dnnl_status_t s = dnnl_primitive_desc_create(pd, &cd, NULL, cb->engine, NULL);
+    if (s != dnnl_success) {
+        *pd = NULL;
+        gm_cpu_dnnl_error(s, "dnnl_primitive_desc_create(convolution_backward_data)", __FILE__, __LINE__);
+        return gm_error_context(GM_ERR_BACKEND,
+                                "cpu conv2d_bwd_data: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) dx "
+                                "(%d,%d,%d,%d): ",
+                                d->kh, d->kw, d->cin, d->cout, d->stride_h, d->stride_w, d->dilation_h,
+                                d->dilation_w, n, h, wd, d->cin);
+    }
+    return GM_OK;
+}
+
+gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_tensor *dy, gm_tensor *dx) {
+    if (!be || !w) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d_bwd_data: NULL backend or weights");
+    if (w->kind != GM_CPU_LAYER_CONV2D)
+        return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d_bwd_data: weights are not a conv");
+    GM_TRY(gm_cpu_check_tensor("conv2d_bwd_data", "dy", dy));
+    GM_TRY(gm_cpu_check_tensor("conv2d_bwd_data", "dx", dx));
+    const gm_conv2d_desc *d = &w->conv;
+    int oh = gm_cpu_conv_bwd_out_dim(dx->h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = gm_cpu_conv_bwd_out_dim(dx->w, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
+    if (dx->c != d->cin || oh <= 0 || ow <= 0 || dy->n != dx->n || dy->h != oh || dy->w != ow || dy->c != d->cout)
+        return gm_error(GM_ERR_SHAPE,
+                        "cpu conv2d_bwd_data: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) pads "
+                        "(t%d,b%d,l%d,r%d): dx (%d,%d,%d,%d) needs dy (%d,%d,%d,%d), given (%d,%d,%d,%d)",
+                        d->kh, d->kw, d->cin, d->cout, d->stride_h, d->stride_w, d->dilation_h, d->dilation_w,
+                        d->pad_top, d->pad_bottom, d->pad_left, d->pad_right, dx->n, dx->h, dx->w, dx->c, dx->n, oh,
+                        ow, d->cout, dy->n, dy->h, dy->w, dy->c);
+    if (dx->data == dy->data) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d_bwd_data: dx and dy must not alias");
+    gm_cpu_backend *cb = gm_cpu_cast(be);
+    gm_cpu_prim_entry *e = NULL;
+    GM_TRY(gm_cpu_weights_bwd_primitive(cb, w, dx->n, dx->h, dx->w, gm_cpu_conv_bwd_build, &e));
+    return gm_cpu_weights_bwd_execute(cb, w, e, dy->data, dx->data);
+}
