@@ -14,6 +14,7 @@ static void gm_usage(FILE *f) {
             "\n"
             "commands:\n"
             "  predict MODEL INPUT...   top-K classes for images (files, folders, lists of paths)\n"
+            "  explain MODEL INPUT...   saliency / Grad-CAM family maps for images: results.h5, PNGs, CSV\n"
             "  info MODEL               layers, shapes, parameters, multiply-accumulates, target layer\n"
             "\n"
             "  gradmap <command> --help   options of a command\n"
@@ -37,6 +38,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "predict")) return gm_cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return gm_cmd_info(argc - 1, argv + 1);
+    if (!strcmp(cmd, "explain")) return gm_cmd_explain(argc - 1, argv + 1);
     fprintf(stderr, "gradmap: unknown command '%s'\n\n", cmd);
     gm_usage(stderr);
     return 2;

@@ -1,0 +1,40 @@
+/* explain_args.h — the options of `gradmap explain` (parsed by explain_args.c) and the picture
+ * writer (explain_pictures.c), shared with cmd_explain.c. */
+#ifndef GM_EXPLAIN_ARGS_H
+#define GM_EXPLAIN_ARGS_H
+
+#include "explain/explain.h"
+#include "explain/post.h"
+#include "host/image.h"
+#include "weights/model.h"
+
+typedef enum gm_compat { GM_COMPAT_GRADMAP = 0, GM_COMPAT_PGC, GM_COMPAT_TKV } gm_compat;
+
+typedef struct gm_explain_args {
+    gm_model_options model;
+    const char *model_path, *out_dir, *device, *layer, *class_spec;
+    char **inputs;
+    int n_inputs;
+    gm_explain_config cfg;
+    int batch, threads, strict, quiet, resume, png_heatmap, png_overlay, top_k_given;
+    gm_preprocess_mode preprocess;
+    int preprocess_set;
+    gm_resize_mode resize;
+    gm_compat compat;
+    gm_colormap colormap;
+    double alpha;
+    char command_line[4096];
+} gm_explain_args;
+
+/* Parses argv (argv[0] = "explain"); *help = 1 for --help. */
+gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *help);
+void gm_explain_usage(FILE *f);
+
+/* Writes the heatmap and/or overlay PNGs of one map (raw, map_h x map_w) for `image`:
+ * DIR/png/<stem>_<method>[_<rank>].png and ..._overlay.png. `scratch` holds map_h*map_w floats and
+ * `pixels` image->width*image->height*3 bytes. */
+gm_status gm_explain_write_pictures(const gm_explain_args *a, const char *stem, gm_method m, int rank, int n_ranks,
+                                    const float *map, int map_h, int map_w, const gm_image *image, float *scratch,
+                                    uint8_t *pixels);
+
+#endif
