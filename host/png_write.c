@@ -46,7 +46,7 @@ gm_status gm_png_write(const char *path, const uint8_t *pixels, int width, int h
     errno = 0;
     png_sink sink = {fopen(tmp, "wb"), 0};
     if (!sink.f) {
-        st = gm_error(GM_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno ? errno : EIO));
+        st = gm_error(GM_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno ? errno : EIO));
         free(tmp);
         return st;
     }
@@ -59,7 +59,7 @@ gm_status gm_png_write(const char *path, const uint8_t *pixels, int width, int h
         sink.err = errno ? errno : EIO;
     }
     if (fclose(sink.f) != 0 && !sink.err && st == GM_OK) sink.err = errno ? errno : EIO;
-    if (st == GM_OK && sink.err) st = gm_error(GM_ERR_IO, "%s: cannot write: %s", tmp, strerror(sink.err));
+    if (st == GM_OK && sink.err) st = gm_error(GM_ERR_IO, "%s: cannot write %s: %s", path, tmp, strerror(sink.err));
     if (st == GM_OK && rename(tmp, path) != 0)
         st = gm_error(GM_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno ? errno : EIO));
     if (st != GM_OK) remove(tmp);

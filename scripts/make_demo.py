@@ -257,6 +257,21 @@ def save_png(path, arr):
     Image.fromarray(arr).save(path, optimize=True)
 
 
+def write_heldout_masks(root):
+    """Object masks of the held-out images (0/255, same names under masks/), for the Grad-CAM
+    mass-inside-the-object measurement; the images are regenerated from the same seed and must
+    equal the committed PNGs."""
+    fix = os.path.join(root, "tests", "fixtures", "demo_heldout")
+    x_ho, m_ho, _, _ = make_set(SEED + 5, 120, None)
+    os.makedirs(os.path.join(fix, "masks"), exist_ok=True)
+    for i in range(len(x_ho)):
+        committed = np.asarray(Image.open(os.path.join(fix, f"img_{i:03d}.png")).convert("RGB"))
+        if not np.array_equal(committed, x_ho[i]):
+            raise SystemExit(f"img_{i:03d}.png differs from its regeneration: rerun the whole script")
+        save_png(os.path.join(fix, "masks", f"img_{i:03d}.png"), (m_ho[i] > 0).astype(np.uint8) * 255)
+    print(f"wrote {len(x_ho)} masks into {os.path.join(fix, 'masks')}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -264,7 +279,13 @@ def main():
     ap.add_argument("--epochs", type=int, default=12)
     ap.add_argument("--train", type=int, default=9000, help="training images")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--heldout-masks-only", action="store_true",
+                    help="only (re)write tests/fixtures/demo_heldout/masks/ (no training), checking that the "
+                         "regenerated held-out images equal the committed ones")
     args = ap.parse_args()
+    if args.heldout_masks_only:
+        write_heldout_masks(args.root)
+        return
 
     import tensorflow as tf
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -354,7 +375,10 @@ def main():
             examples.append((name, c, w, h, wm))
 
     # ---- held-out fixture ---------------------------------------------------
-    x_ho, _, y_ho, _ = make_set(SEED + 5, 120, None)
+    x_ho, m_ho, y_ho, _ = make_set(SEED + 5, 120, None)
+    os.makedirs(os.path.join(fix, "masks"), exist_ok=True)
+    for i in range(len(x_ho)):
+        save_png(os.path.join(fix, "masks", f"img_{i:03d}.png"), (m_ho[i] > 0).astype(np.uint8) * 255)
     for old in os.listdir(fix):
         if old.endswith(".png"):
             os.remove(os.path.join(fix, old))
