@@ -40,12 +40,14 @@ static finite_range finite_range_of(const float *x, size_t n) {
 }
 
 static void zero_map(float *x, size_t n) {
-    for (size_t i = 0; i < n; ++i) x[i] = 0.0f;
+    for (size_t i = 0; i < n; ++i)
+        x[i] = 0.0f;
 }
 
 void gm_post_relu(float *x, size_t n) {
     if (!x) return;
-    for (size_t i = 0; i < n; ++i) x[i] = gm_post_relu_value(x[i]);
+    for (size_t i = 0; i < n; ++i)
+        x[i] = gm_post_relu_value(x[i]);
 }
 
 /* Normalises one map whose arguments were already checked. */
@@ -63,9 +65,11 @@ static void normalize_one(float *x, size_t n, gm_post_norm mode) {
         if (!(range > 0.0f)) { /* constant map (the seed would divide 0 by 0) */
             zero_map(x, n);
         } else if (isinf(range)) {
-            for (size_t i = 0; i < n; ++i) x[i] = gm_post_minmax_value_wide(x[i], lo, hi);
+            for (size_t i = 0; i < n; ++i)
+                x[i] = gm_post_minmax_value_wide(x[i], lo, hi);
         } else {
-            for (size_t i = 0; i < n; ++i) x[i] = gm_post_minmax_value(x[i], lo, hi, range);
+            for (size_t i = 0; i < n; ++i)
+                x[i] = gm_post_minmax_value(x[i], lo, hi, range);
         }
         break;
     }
@@ -73,21 +77,23 @@ static void normalize_one(float *x, size_t n, gm_post_norm mode) {
         if (!(hi > 0.0f)) { /* no positive evidence: an all-zero map, not NaN or -0/-x */
             zero_map(x, n);
         } else {
-            for (size_t i = 0; i < n; ++i) x[i] = gm_post_relu_max_value(x[i], lo, hi);
+            for (size_t i = 0; i < n; ++i)
+                x[i] = gm_post_relu_max_value(x[i], lo, hi);
         }
         break;
     case GM_NORM_PGC: {
         /* A constant map gives 0 / 1e-7 = 0 on its own; only an overflowing range needs care. */
         if (isinf(hi - lo)) {
-            for (size_t i = 0; i < n; ++i) x[i] = gm_post_minmax_value_wide(x[i], lo, hi);
+            for (size_t i = 0; i < n; ++i)
+                x[i] = gm_post_minmax_value_wide(x[i], lo, hi);
         } else {
             float denom = gm_post_pgc_denominator(lo, hi);
-            for (size_t i = 0; i < n; ++i) x[i] = gm_post_pgc_value(x[i], lo, hi, denom);
+            for (size_t i = 0; i < n; ++i)
+                x[i] = gm_post_pgc_value(x[i], lo, hi, denom);
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
 }
 
@@ -103,12 +109,13 @@ gm_status gm_post_normalize_batch(float *maps, size_t count, size_t map_size, gm
     if (!norm_known(mode)) return gm_error(GM_ERR_INVALID_ARG, "normalize: unknown mode %d", (int)mode);
     if (count == 0 || map_size == 0) return GM_OK;
     if (!maps) return gm_error(GM_ERR_INVALID_ARG, "normalize: null map");
-    if (count > (size_t)-1 / map_size) return gm_error(GM_ERR_INVALID_ARG, "normalize: %zu maps of %zu values overflow",
-                                                      count, map_size);
+    if (count > (size_t)-1 / map_size)
+        return gm_error(GM_ERR_INVALID_ARG, "normalize: %zu maps of %zu values overflow", count, map_size);
     if (count > (size_t)0x7fffffff) return gm_error(GM_ERR_INVALID_ARG, "normalize: too many maps (%zu)", count);
     int nmaps = (int)count;
 #pragma omp parallel for schedule(static) if (count > 1 && count * map_size >= GM_POST_PARALLEL_MIN_VALUES)
-    for (int m = 0; m < nmaps; ++m) normalize_one(maps + (size_t)m * map_size, map_size, mode);
+    for (int m = 0; m < nmaps; ++m)
+        normalize_one(maps + (size_t)m * map_size, map_size, mode);
     return GM_OK;
 }
 

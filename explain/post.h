@@ -19,14 +19,16 @@
 #include "host/status.h"
 
 /* ---- normalisation ----
- * Per map, in place, never NaN: an all-zero or constant map (and one with no finite value) becomes
- * all zero. NaN entries become 0; +-Inf saturate to the map's finite max / min. With a finite map
- * the arithmetic is exactly the reference's float32 arithmetic. Results lie in [0, 1] (except NONE). */
+ * Per map, in place, never NaN: an all-zero map, a map with no finite value, and a constant map under
+ * MINMAX and PGC (no spread) become all zero; where the reference divides 0 by 0 we give 0. RELU_MAX
+ * keeps its reference's answer for a constant positive map (x / x = 1) and gives 0 when max <= 0.
+ * NaN entries become 0; +-Inf saturate to the map's finite max / min. With a finite map the
+ * arithmetic is exactly the reference's float32 arithmetic. Results lie in [0, 1] (except NONE). */
 typedef enum gm_post_norm {
-    GM_NORM_NONE = 0,  /* left as is */
-    GM_NORM_MINMAX,    /* (x - min) / (max - min): the saliency seed, tf-keras-vis */
-    GM_NORM_RELU_MAX,  /* max(x, 0) / max(x): the CAM seed, keras-io Grad-CAM; max <= 0 -> all zero */
-    GM_NORM_PGC        /* pytorch-grad-cam scale_cam_image: (x - min) / (1e-7 + max(x - min)) */
+    GM_NORM_NONE = 0, /* left as is */
+    GM_NORM_MINMAX,   /* (x - min) / (max - min): the saliency seed, tf-keras-vis */
+    GM_NORM_RELU_MAX, /* max(x, 0) / max(x): the CAM seed, keras-io Grad-CAM; max <= 0 -> all zero */
+    GM_NORM_PGC       /* pytorch-grad-cam scale_cam_image: (x - min) / (1e-7 + max(x - min)) */
 } gm_post_norm;
 
 /* max(x, 0) element-wise, in place; NaN becomes 0. */
@@ -37,7 +39,7 @@ gm_status gm_post_normalize(float *map, size_t n, gm_post_norm mode);
 /* `count` maps of `map_size` values each, normalised independently. */
 gm_status gm_post_normalize_batch(float *maps, size_t count, size_t map_size, gm_post_norm mode);
 
-const char *gm_post_norm_name(gm_post_norm mode);              /* none|minmax|relu-max|pgc */
+const char *gm_post_norm_name(gm_post_norm mode); /* none|minmax|relu-max|pgc */
 gm_status gm_post_norm_parse(const char *text, gm_post_norm *out);
 
 /* ---- bilinear resize ----
@@ -57,10 +59,10 @@ typedef enum gm_post_bilinear {
 gm_status gm_post_resize(const float *src, int src_h, int src_w, float *dst, int dst_h, int dst_w,
                          gm_post_bilinear style);
 /* `count` maps, each src_h x src_w -> dst_h x dst_w. */
-gm_status gm_post_resize_batch(const float *src, size_t count, int src_h, int src_w, float *dst, int dst_h,
-                               int dst_w, gm_post_bilinear style);
+gm_status gm_post_resize_batch(const float *src, size_t count, int src_h, int src_w, float *dst, int dst_h, int dst_w,
+                               gm_post_bilinear style);
 
-const char *gm_post_bilinear_name(gm_post_bilinear style);     /* cv2|tf */
+const char *gm_post_bilinear_name(gm_post_bilinear style); /* cv2|tf */
 gm_status gm_post_bilinear_parse(const char *text, gm_post_bilinear *out);
 
 /* ---- colormaps ----
@@ -82,7 +84,7 @@ typedef enum gm_colormap {
 
 #define GM_POST_DEFAULT_ALPHA 0.4
 
-const char *gm_post_colormap_name(gm_colormap cmap);           /* jet|hot|inferno|viridis|gray */
+const char *gm_post_colormap_name(gm_colormap cmap); /* jet|hot|inferno|viridis|gray */
 gm_status gm_post_colormap_parse(const char *text, gm_colormap *out);
 /* The 256 x 3 RGB table of a colormap, or NULL for an unknown value. */
 const uint8_t *gm_post_colormap_table(gm_colormap cmap);
@@ -100,7 +102,7 @@ gm_status gm_post_heatmap(const float *map, int map_h, int map_w, int out_h, int
  * the CAM seed's `heatmap * 0.4 + img` with saturation instead of uint8 wrap-around. alpha is
  * clamped to [0, 1] (GM_POST_DEFAULT_ALPHA = 0.4); NaN alpha is GM_ERR_INVALID_ARG. `out` holds
  * image->width * image->height * 3 bytes and may be image->rgb itself. */
-gm_status gm_post_overlay(const float *map, int map_h, int map_w, const gm_image *image, gm_colormap cmap,
-                          double alpha, gm_post_bilinear style, uint8_t *out);
+gm_status gm_post_overlay(const float *map, int map_h, int map_w, const gm_image *image, gm_colormap cmap, double alpha,
+                          gm_post_bilinear style, uint8_t *out);
 
 #endif

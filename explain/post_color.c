@@ -38,7 +38,8 @@ gm_status gm_post_colorize(const float *map, size_t n, gm_colormap cmap, uint8_t
     if (n == 0) return GM_OK;
     if (!map || !rgb) return gm_error(GM_ERR_INVALID_ARG, "colorize: null buffer");
     int floor256 = uses_floor256(cmap);
-    for (size_t i = 0; i < n; ++i) gm_post_colormap_px(lut, floor256, map[i], rgb + 3 * i);
+    for (size_t i = 0; i < n; ++i)
+        gm_post_colormap_px(lut, floor256, map[i], rgb + 3 * i);
     return GM_OK;
 }
 
@@ -78,8 +79,8 @@ gm_status gm_post_heatmap(const float *map, int map_h, int map_w, int out_h, int
     return paint(map, map_h, map_w, out_h, out_w, cmap, style, NULL, 0.0, rgb);
 }
 
-gm_status gm_post_overlay(const float *map, int map_h, int map_w, const gm_image *image, gm_colormap cmap,
-                          double alpha, gm_post_bilinear style, uint8_t *out) {
+gm_status gm_post_overlay(const float *map, int map_h, int map_w, const gm_image *image, gm_colormap cmap, double alpha,
+                          gm_post_bilinear style, uint8_t *out) {
     if (!image || !image->rgb) return gm_error(GM_ERR_INVALID_ARG, "overlay: no image");
     if (isnan(alpha)) return gm_error(GM_ERR_INVALID_ARG, "overlay: alpha is NaN");
     alpha = alpha < 0.0 ? 0.0 : (alpha > 1.0 ? 1.0 : alpha);

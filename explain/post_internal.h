@@ -16,8 +16,8 @@
 #define GM_POST_PARALLEL_MIN_PIXELS 16384
 
 typedef struct gm_post_grid {
-    gm_post_tap *x;   /* dst_w column taps, owned */
-    int tf_style;     /* 1: TensorFlow formula and taps, 0: OpenCV's */
+    gm_post_tap *x; /* dst_w column taps, owned */
+    int tf_style;   /* 1: TensorFlow formula and taps, 0: OpenCV's */
     double cv_scale_y;
     float tf_scale_y;
     int src_h, src_w, dst_h, dst_w;

@@ -48,7 +48,8 @@ static void resize_one(const gm_post_grid *g, const float *src, float *dst) {
     for (int y = 0; y < h; ++y) {
         gm_post_tap ty = gm_post_grid_row(g, y);
         float *out = dst + (size_t)y * (size_t)w;
-        for (int x = 0; x < w; ++x) out[x] = gm_post_sample(src, g->src_w, g->x[x], ty, g->tf_style);
+        for (int x = 0; x < w; ++x)
+            out[x] = gm_post_sample(src, g->src_w, g->x[x], ty, g->tf_style);
     }
 }
 
@@ -57,8 +58,8 @@ gm_status gm_post_resize(const float *src, int src_h, int src_w, float *dst, int
     return gm_post_resize_batch(src, 1, src_h, src_w, dst, dst_h, dst_w, style);
 }
 
-gm_status gm_post_resize_batch(const float *src, size_t count, int src_h, int src_w, float *dst, int dst_h,
-                               int dst_w, gm_post_bilinear style) {
+gm_status gm_post_resize_batch(const float *src, size_t count, int src_h, int src_w, float *dst, int dst_h, int dst_w,
+                               gm_post_bilinear style) {
     GM_TRY(gm_post_check_size("resize source", src_h, src_w));
     GM_TRY(gm_post_check_size("resize destination", dst_h, dst_w));
     if (style != GM_BILINEAR_CV2 && style != GM_BILINEAR_TF)
@@ -75,7 +76,8 @@ gm_status gm_post_resize_batch(const float *src, size_t count, int src_h, int sr
     }
     gm_post_grid g;
     GM_TRY(gm_post_grid_make(src_h, src_w, dst_h, dst_w, style, &g));
-    for (size_t m = 0; m < count; ++m) resize_one(&g, src + m * src_n, dst + m * dst_n);
+    for (size_t m = 0; m < count; ++m)
+        resize_one(&g, src + m * src_n, dst + m * dst_n);
     gm_post_grid_free(&g);
     return GM_OK;
 }

@@ -30,11 +30,13 @@ static void png_sink_write(void *context, void *data, int size) {
 gm_status gm_png_write(const char *path, const uint8_t *pixels, int width, int height, int channels) {
     if (!path || !*path) return gm_error(GM_ERR_INVALID_ARG, "png: no output path");
     if (!pixels) return gm_error(GM_ERR_INVALID_ARG, "%s: no pixels to write", path);
-    if (width <= 0 || height <= 0) return gm_error(GM_ERR_INVALID_ARG, "%s: size %dx%d is not positive", path, width, height);
+    if (width <= 0 || height <= 0)
+        return gm_error(GM_ERR_INVALID_ARG, "%s: size %dx%d is not positive", path, width, height);
     if (channels != 1 && channels != 3)
         return gm_error(GM_ERR_INVALID_ARG, "%s: %d channels (PNG pictures are written with 1 or 3)", path, channels);
     if ((size_t)width * (size_t)height > GM_PNG_MAX_PIXELS)
-        return gm_error(GM_ERR_UNSUPPORTED, "%s: %dx%d is above the %zu-pixel limit", path, width, height, GM_PNG_MAX_PIXELS);
+        return gm_error(GM_ERR_UNSUPPORTED, "%s: %dx%d is above the %zu-pixel limit", path, width, height,
+                        GM_PNG_MAX_PIXELS);
 
     size_t len = strlen(path);
     char *tmp = malloc(len + 5);

@@ -174,10 +174,13 @@ static int gm_probe_walk(const char *path) {
     return GM_PROBE_OK;
 }
 
-static gm_status gm_probe(const char *path) {
+static gm_status gm_probe(const char *path, int lock_fd) {
     pid_t pid = fork();
     if (pid < 0) return GM_OK; /* cannot fork: read in-process */
     if (pid == 0) {
+        /* The child shares the journal's flock; its copy must not outlive a killed parent, or a
+         * prompt --resume would find the directory still locked. Closing does not unlock. */
+        close(lock_fd);
         H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
         _exit(gm_probe_walk(path));
     }
@@ -239,7 +242,7 @@ static gm_status gm_results_open_impl(gm_results *r, const gm_results_spec *spec
         if (H5Fis_hdf5(r->h5_path) <= 0)
             return gm_error(GM_ERR_FORMAT, "%s: not an HDF5 file (expected the results of an earlier gradmap run)",
                             r->h5_path);
-        GM_TRY(gm_probe(r->h5_path));
+        GM_TRY(gm_probe(r->h5_path, r->journal_fd));
     } else {
         GM_TRY(gm_create_fresh(r, spec, sha));
     }

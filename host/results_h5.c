@@ -15,8 +15,9 @@
 
 #define GM_RESULTS_FORMAT "gradmap-results"
 #define GM_RESULTS_FORMAT_VERSION 1
-/* Rows per chunk for the small per-image datasets: ~64 KiB chunks, appended a batch at a time. */
-#define GM_RESULTS_CHUNK_BYTES 65536
+/* Bytes per chunk of the small per-image datasets: a batch append rewrites the last partial chunk
+ * of each, so small chunks keep that rewrite (and the journal) small; 1024 int32 rows per chunk. */
+#define GM_RESULTS_CHUNK_BYTES 4096
 
 static hid_t gm_vlen_string_type(void) {
     hid_t t = H5Tcopy(H5T_C_S1);

@@ -8,7 +8,11 @@
  *                    window order, in-bounds cells only) is i; overlapping windows accumulate.
  *   average pooling  dx[i] = sum of dy[o] / count(o) over the windows o covering i, where count(o)
  *                    is the window's in-bounds cell count (padding excluded, as in the forward).
- *   global max       dx = dy at the first maximum of the H x W plane, 0 elsewhere.
+ *   global max       dx = dy / count at every cell equal to the plane's maximum (count of them),
+ *                    0 elsewhere: TF's reduce_max gradient, which Keras's GlobalMaxPooling2D
+ *                    uses. It differs from max pooling's single argmax (TF's MaxPoolGrad) only
+ *                    on ties, which are common here: a channel that a ReLU zeroed entirely has
+ *                    every cell tied at 0, and TF spreads its gradient over the whole plane.
  *   global average   dx = dy / (H*W) everywhere.
  * Layout: a plane is one channel of one NHWC image, so consecutive cells are `cstride` (= C)
  * floats apart. */
@@ -51,6 +55,26 @@ GM_HD static inline void gm_pool_covering(int i, int k, int stride, int pad_lo, 
     *first = f;
     *last = l;
 }
+
+/* Maximum of the n cells of a plane (cells `cstride` floats apart) and how many cells equal it. */
+GM_HD static inline float gm_plane_max_count(const float *plane, long n, long cstride, int *count) {
+    float best = plane[0];
+    int ties = 1;
+    for (long p = 1; p < n; ++p) {
+        const float v = plane[p * cstride];
+        if (v > best) {
+            best = v;
+            ties = 1;
+        } else if (v == best) {
+            ++ties;
+        }
+    }
+    *count = ties;
+    return best;
+}
+
+/* Global max pooling: the share of each tied maximum, computed as TF does, (1/count) * dy. */
+GM_HD static inline float gm_gmp_bwd_share(float dy, int count) { return (1.0f / (float)count) * dy; }
 
 /* Share of an average-pool window's gradient given to each of its `count` in-bounds cells. */
 GM_HD static inline float gm_avgpool_bwd_share(float dy, int count) { return dy / (float)count; }

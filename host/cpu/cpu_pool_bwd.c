@@ -7,7 +7,9 @@
  * Gradient rules (see kernels/pool_bwd_math.h): max pooling routes each window's dy to the first
  * maximum of the window, recomputed from the forward input x (no argmax is stored), accumulating
  * where windows overlap; average pooling spreads dy / (in-bounds count) over the window; global
- * max gives dy to the plane's first maximum; global average gives dy / (H*W) to every cell.
+ * max splits dy equally among the cells equal to the plane's maximum (TF's reduce_max gradient,
+ * which Keras's GlobalMaxPooling2D gets; max pooling instead follows TF's MaxPoolGrad, one argmax);
+ * global average gives dy / (H*W) to every cell.
  * Every op OVERWRITES dx. Determinism: each dx element is written by one thread in a fixed order,
  * so results do not depend on the thread count. */
 #include "cpu_internal.h"
@@ -164,12 +166,14 @@ gm_status gm_cpu_gmp_bwd(gm_backend *be, const gm_tensor *x, const gm_tensor *dy
             const int c1 = c0 + GM_CPU_POOL_BWD_BLOCK < c ? c0 + GM_CPU_POOL_BWD_BLOCK : c;
             const float *ximg = xd + (size_t)b * img;
             float *dximg = dxd + (size_t)b * img;
-            for (size_t cell = 0; cell < (size_t)h * (size_t)w; ++cell)
-                memset(dximg + cell * (size_t)c + (size_t)c0, 0, (size_t)(c1 - c0) * sizeof(float));
-            /* The whole plane is one window. */
             for (int k = c0; k < c1; ++k) {
-                int cell = gm_maxpool_argmax(ximg + k, h, w, c, 0, 0, h, w);
-                dximg[(size_t)cell * (size_t)c + (size_t)k] = dyd[(size_t)b * (size_t)c + (size_t)k];
+                int count = 0;
+                const float best = gm_plane_max_count(ximg + k, (long)h * w, c, &count);
+                const float share = gm_gmp_bwd_share(dyd[(size_t)b * (size_t)c + (size_t)k], count);
+                for (size_t cell = 0; cell < (size_t)h * (size_t)w; ++cell) {
+                    const size_t i = cell * (size_t)c + (size_t)k;
+                    dximg[i] = ximg[i] == best ? share : 0.0f;
+                }
             }
         }
     }

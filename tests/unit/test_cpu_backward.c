@@ -167,7 +167,8 @@ static void run_conv_batch(gm_backend *be, const conv_case *cc, const gm_conv2d_
             /* The comparison must reject one wrong element, and a NaN whatever the tolerance. */
             float saved = dx[xn / 2];
             dx[xn / 2] += 1e-2f;
-            gm_test_check(&counts, !gm_test_close_d("perturbed conv dx (must be rejected)", dx, ref, xn, 1e-7 * T, 1e-5),
+            gm_test_check(&counts,
+                          !gm_test_close_d("perturbed conv dx (must be rejected)", dx, ref, xn, 1e-7 * T, 1e-5),
                           "self-check: a conv dx off by 1e-2 in one element is rejected");
             dx[xn / 2] = NAN;
             gm_test_check(&counts, !gm_test_close_d("NaN conv dx (must be rejected)", dx, ref, xn, 1e6, 1e6),

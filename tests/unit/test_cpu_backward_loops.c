@@ -196,27 +196,34 @@ static void test_global(int max, int ties) {
     const int n = 2, h = 5, w = 7, c = 19;
     const size_t xn = (size_t)n * h * w * c;
     float *x = max && !ties ? distinct_planes(n, h, w, c) : uniform(xn, -1.0f, 1.0f);
-    if (ties)
-        for (size_t i = 0; i < xn; ++i) x[i] = x[i] > 0.0f ? 1.0f : 0.0f;
+    if (ties) /* post-ReLU-like: half the cells at 0, and two channels of each image entirely 0 */
+        for (size_t i = 0; i < xn; ++i) x[i] = (x[i] > 0.0f && i % c > 1) ? 1.0f : 0.0f;
     float *wt = uniform((size_t)n * c, -1.0f, 1.0f);
     gm_tensor tx = bc_tensor(be, n, h, w, c, x), ty = bc_tensor(be, n, 1, 1, c, NULL);
     gm_tensor tw = bc_tensor(be, n, 1, 1, c, wt), tdx = bc_tensor(be, n, h, w, c, NULL);
     gm_status st = max ? be->ops->gmp_bwd(be, &tx, &tw, &tdx) : be->ops->gap_bwd(be, &tw, &tdx);
-    const char *what = max ? (ties ? "gmp_bwd (2,5,7,19) tied maxima" : "gmp_bwd (2,5,7,19)") : "gap_bwd (2,5,7,19)";
+    const char *what = max ? (ties ? "gmp_bwd (2,5,7,19) tied maxima (equal split)" : "gmp_bwd (2,5,7,19)")
+                           : "gap_bwd (2,5,7,19)";
     gm_test_check(&counts, st == GM_OK, "%s runs (%s)", what, st ? gm_last_error() : "ok");
     if (st == GM_OK) {
         float *dx = bc_download(be, &tdx);
         double *ref = bc_malloc(xn * sizeof *ref);
         memset(ref, 0, xn * sizeof *ref);
+        /* Global max: TF's reduce_max gradient, dy split equally among the tied maxima. */
         for (int b = 0; b < n; ++b)
             for (int k = 0; k < c; ++k) {
-                size_t best = (size_t)b * h * w * c + k;
+                double best = -INFINITY;
+                int nmax = 0;
+                for (int p = 0; p < h * w; ++p) {
+                    double v = x[((size_t)b * h * w + p) * c + k];
+                    nmax = v > best ? 1 : nmax + (v == best);
+                    best = v > best ? v : best;
+                }
                 for (int p = 0; p < h * w; ++p) {
                     size_t i = ((size_t)b * h * w + p) * c + k;
-                    if (max && x[i] > x[best]) best = i;
-                    if (!max) ref[i] = wt[b * c + k] / (double)(h * w);
+                    if (max) ref[i] = x[i] == best ? wt[b * c + k] / (double)nmax : 0.0;
+                    else ref[i] = wt[b * c + k] / (double)(h * w);
                 }
-                if (max) ref[best] = wt[b * c + k];
             }
         char label[160];
         snprintf(label, sizeof label, "%s vs double reference", what);
@@ -463,6 +470,10 @@ static void test_math(void) {
                   "gm_maxpool_argmax: tie 3,3 -> first (1, got %d); tie 5,5 -> first (6, got %d); all padding -> -1 "
                   "(got %d)",
                   a, b, e);
+    int ties = 0;
+    float mx = gm_plane_max_count(plane, 9, 1, &ties);
+    gm_test_check(&counts, mx == 5.0f && ties == 2 && gm_gmp_bwd_share(3.0f, 2) == 1.5f,
+                  "gm_plane_max_count: max 5 (got %g) held by 2 cells (got %d); share 3/2 = 1.5", (double)mx, ties);
     gm_test_check(&counts,
                   gm_relu_general_slope(6.0f, 6.0f, 0.0f, 0.0f) == 0.0f &&
                       gm_relu_general_slope(0.0f, INFINITY, 0.2f, 0.0f) == 0.2f &&
