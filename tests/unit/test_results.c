@@ -146,6 +146,207 @@ static void test_csv(gm_test_counts *c, const char *base) {
     free(text), free(csv), free(dir);
 }
 
+static gm_status gm_open_with(const char *dir, const char *model, int resume, void (*edit)(gm_results_spec *),
+                              gm_results **r) {
+    gm_results_spec spec;
+    fx_spec(&spec, dir, model);
+    if (edit) edit(&spec);
+    return gm_results_open(&spec, resume, r);
+}
+
+static const gm_results_method only_saliency[1] = {{"saliency", 6, 5}};
+static const gm_results_method wrong_shape[FX_M] = {{"saliency", 6, 5}, {"gradcam++", 7, 7}};
+static const gm_results_method bad_name[1] = {{"../evil", 6, 5}};
+static void edit_methods(gm_results_spec *s) { s->methods = only_saliency, s->n_methods = 1; }
+static void edit_shape(gm_results_spec *s) { s->methods = wrong_shape; }
+static void edit_topk(gm_results_spec *s) { s->top_k = 2; }
+static void edit_layer(gm_results_spec *s) { s->target_layer = "block4_conv3"; }
+static void edit_bad_name(gm_results_spec *s) { s->methods = bad_name, s->n_methods = 1; }
+
+/* Resume: refusals with clear messages, the done set, finishing in pieces equals one run. */
+static void test_resume(gm_test_counts *c, const char *base, const char *model) {
+    char *dir = gm_cat(base, "resume"), *ref = gm_cat(base, "resume_ref");
+    char *other_model = gm_cat(base, "other_model.h5");
+    gm_write_file(other_model, "abd", 3);
+    int ok = fx_write_run(dir, model, 10, 4) && fx_write_run(ref, model, 23, 5);
+    gm_test_check(c, ok, "wrote a 10-item run and a 23-item reference");
+    gm_results *r = NULL;
+    gm_status st = gm_open_with(dir, model, 0, NULL, &r);
+    gm_test_check(c, st == GM_ERR_INVALID_ARG && r == NULL && strstr(gm_last_error(), "already exists") &&
+                      strstr(gm_last_error(), "--resume"),
+                  "without resume an existing run is never overwritten: %s", gm_last_error());
+    st = gm_open_with(dir, model, 1, edit_methods, &r);
+    gm_test_check(c, st == GM_ERR_INVALID_ARG && strstr(gm_last_error(), "saliency,gradcam++") &&
+                      strstr(gm_last_error(), "--method"),
+                  "resume with another method list: %s", gm_last_error());
+    st = gm_open_with(dir, model, 1, edit_shape, &r);
+    gm_test_check(c, st == GM_ERR_INVALID_ARG && strstr(gm_last_error(), "gradcam++ was written at 3x4"),
+                  "resume with another map shape: %s", gm_last_error());
+    st = gm_open_with(dir, model, 1, edit_topk, &r);
+    gm_test_check(c, st == GM_ERR_INVALID_ARG && strstr(gm_last_error(), "top_k"), "resume with another top-k: %s",
+                  gm_last_error());
+    st = gm_open_with(dir, model, 1, edit_layer, &r);
+    gm_test_check(c, st == GM_ERR_INVALID_ARG && strstr(gm_last_error(), "block5_conv3"),
+                  "resume with another target layer: %s", gm_last_error());
+    st = gm_open_with(dir, other_model, 1, NULL, &r);
+    gm_test_check(c, st == GM_ERR_INVALID_ARG && strstr(gm_last_error(), "different model"),
+                  "resume with another model file: %s", gm_last_error());
+    st = gm_open_with(base, model, 0, edit_bad_name, &r);
+    gm_test_check(c, st == GM_ERR_INVALID_ARG && strstr(gm_last_error(), "../evil"), "a method name with '/' is refused: %s",
+                  gm_last_error());
+
+    st = gm_open_with(dir, model, 1, NULL, &r);
+    gm_test_check(c, st == GM_OK && gm_results_count(r) == 10 && gm_results_error_count(r) == 1,
+                  "resume finds 10 rows, 1 error (%lld, %lld)", gm_results_count(r), gm_results_error_count(r));
+    char p[FX_PATH_CAP];
+    fx_path(3, p);
+    int done3 = gm_results_is_done(r, p);
+    fx_path(4, p);
+    int done4 = gm_results_is_done(r, p); /* a failed item counts as done */
+    fx_path(10, p);
+    int done10 = gm_results_is_done(r, p);
+    gm_test_check(c, done3 && done4 && !done10, "done set: item 3 %d, failed item 4 %d, item 10 %d", done3, done4, done10);
+    gm_results *second = NULL;
+    gm_status st2 = gm_open_with(dir, model, 1, NULL, &second);
+    gm_test_check(c, st2 == GM_ERR_IO && second == NULL && strstr(gm_last_error(), "another gradmap run"),
+                  "a second writer on the same directory is locked out: %s", gm_last_error());
+    fx_batch *x = malloc(sizeof *x);
+    for (long long i = 10; st == GM_OK && i < 23; i += 5) {
+        fx_build_range(x, i, (int)(23 - i < 5 ? 23 - i : 5));
+        st = gm_results_append_batch(r, &x->b);
+    }
+    fx_path(12, p);
+    gm_test_check(c, st == GM_OK && gm_results_is_done(r, p), "appended items 10..22 (%s)", st == GM_OK ? "ok" : gm_last_error());
+    /* A batch with an out-of-range class is refused before anything is written. */
+    fx_build_range(x, 23, 2);
+    x->tkc[0] = FX_C;
+    gm_status bad = gm_results_append_batch(r, &x->b);
+    gm_test_check(c, bad == GM_ERR_INVALID_ARG && gm_results_count(r) == 23, "out-of-range class refused: %s",
+                  gm_last_error());
+    free(x);
+    gm_test_check(c, gm_results_close(&r) == GM_OK && r == NULL, "close nulls the handle");
+
+    char *h5 = gm_cat(dir, "results.h5"), *ref_h5 = gm_cat(ref, "results.h5");
+    char *csv = gm_cat(dir, "summary.csv"), *ref_csv = gm_cat(ref, "summary.csv");
+    fx_file a, b;
+    char why[256] = "";
+    int ra = fx_file_read(h5, &a), rb = fx_file_read(ref_h5, &b);
+    int same = ra && rb && a.n == 23 && b.n == 23 && fx_file_verify(&a, why, sizeof why) && a.m == b.m &&
+               !memcmp(a.maps[0], b.maps[0], 23 * (size_t)fx_map_size(0) * sizeof(float));
+    gm_test_check(c, same, "10 + 13 resumed rows equal the 23-row run %s", why);
+    char *t1 = fx_slurp(csv, NULL), *t2 = fx_slurp(ref_csv, NULL);
+    gm_test_check(c, t1 && t2 && !strcmp(t1, t2), "resumed summary.csv equals the uninterrupted one (header once)");
+    free(t1), free(t2);
+    if (ra) fx_file_free(&a);
+    if (rb) fx_file_free(&b);
+    free(h5), free(ref_h5), free(csv), free(ref_csv), free(other_model), free(dir), free(ref);
+}
+
+/* Unwritable output directories: GM_ERR_IO naming the path. */
+static void test_unwritable(gm_test_counts *c, const char *base, const char *model) {
+    gm_results *r = NULL;
+    char *file = gm_cat(base, "a_file");
+    gm_write_file(file, "x", 1);
+    gm_status st = gm_open_with(file, model, 0, NULL, &r);
+    gm_test_check(c, st == GM_ERR_IO && strstr(gm_last_error(), file) && strstr(gm_last_error(), "not a directory"),
+                  "DIR is a regular file: %s", gm_last_error());
+    char *deep = gm_cat(base, "missing/parent/out");
+    st = gm_open_with(deep, model, 0, NULL, &r);
+    gm_test_check(c, st == GM_ERR_IO && strstr(gm_last_error(), deep), "DIR's parent is missing: %s", gm_last_error());
+    st = gm_open_with("/proc/gm_results_out", model, 0, NULL, &r);
+    gm_test_check(c, st == GM_ERR_IO && strstr(gm_last_error(), "/proc/gm_results_out"),
+                  "DIR on a read-only file system: %s", gm_last_error());
+    char *ro = gm_cat(base, "readonly");
+    mkdir(ro, 0555);
+    chmod(ro, 0555);
+    if (geteuid() != 0) {
+        st = gm_open_with(ro, model, 0, NULL, &r);
+        gm_test_check(c, st == GM_ERR_IO && strstr(gm_last_error(), ro), "read-only DIR: %s", gm_last_error());
+    } else {
+        fprintf(stderr, "  (running as root: permission bits do not stop writes; read-only DIR covered by /proc)\n");
+    }
+    chmod(ro, 0755);
+    char *h5dir = gm_cat(base, "h5_is_dir");
+    char *h5 = gm_cat(h5dir, "results.h5");
+    mkdir(h5dir, 0755);
+    mkdir(h5, 0755);
+    st = gm_open_with(h5dir, model, 1, NULL, &r);
+    gm_test_check(c, st == GM_ERR_IO && strstr(gm_last_error(), h5), "results.h5 is a directory: %s", gm_last_error());
+    st = gm_open_with(base, "/nonexistent/model.h5", 0, NULL, &r);
+    gm_test_check(c, st == GM_ERR_IO && strstr(gm_last_error(), "/nonexistent/model.h5"), "missing model file: %s",
+                  gm_last_error());
+    free(file), free(deep), free(ro), free(h5dir), free(h5);
+}
+
+/* A results.h5 that is not ours, not HDF5, truncated or with flipped bytes: a clear error or a
+ * usable file, never a crash. */
+static void test_foreign_and_corrupt(gm_test_counts *c, const char *base, const char *model) {
+    gm_results *r = NULL;
+    char *dir = gm_cat(base, "foreign"), *h5 = gm_cat(dir, "results.h5");
+    mkdir(dir, 0755);
+    char *keras = gm_test_source_path("tests/fixtures/conformance/vgg_like_k3.h5");
+    long ksize = 0;
+    char *kbytes = fx_slurp(keras, &ksize);
+    if (kbytes) {
+        gm_write_file(h5, kbytes, (size_t)ksize);
+        gm_status st = gm_open_with(dir, model, 1, NULL, &r);
+        gm_test_check(c, st == GM_ERR_FORMAT && strstr(gm_last_error(), h5) &&
+                          strstr(gm_last_error(), "not a gradmap results file"),
+                      "a Keras model as results.h5: %s", gm_last_error());
+        long after = 0;
+        char *again = fx_slurp(h5, &after);
+        gm_test_check(c, again && after == ksize && !memcmp(again, kbytes, (size_t)ksize), "the foreign file is left untouched");
+        free(again);
+    }
+    free(kbytes), free(keras);
+    gm_write_file(h5, "this is not HDF5 at all", 23);
+    gm_status st = gm_open_with(dir, model, 1, NULL, &r);
+    gm_test_check(c, st == GM_ERR_FORMAT && strstr(gm_last_error(), h5) && strstr(gm_last_error(), "not an HDF5 file"),
+                  "garbage results.h5: %s", gm_last_error());
+
+    /* Damaged copies of a real results file. */
+    char *good_dir = gm_cat(base, "corrupt_src"), *good = gm_cat(good_dir, "results.h5");
+    fx_write_run(good_dir, model, 20, 7);
+    long size = 0;
+    unsigned char *orig = (unsigned char *)fx_slurp(good, &size);
+    gm_test_rng rng;
+    gm_test_rng_seed(&rng, 4242);
+    int cases = 0, clean = 0, opened = 0, contained = 0;
+    for (int k = 0; orig && k < 40; ++k) {
+        unsigned char *copy = malloc((size_t)size);
+        memcpy(copy, orig, (size_t)size);
+        long len = size;
+        if (k < 12) {
+            len = (long)((double)size * (k + 0.5) / 12.0);
+        } else {
+            for (int f = 0; f < 4; ++f) {
+                long at = (long)(gm_test_rng_uniform(&rng) * (double)(k < 26 ? (size < 4096 ? size : 4096) : size));
+                copy[at] ^= (unsigned char)(1 + gm_test_rng_uniform(&rng) * 255.0);
+            }
+        }
+        char *csv = gm_cat(dir, "summary.csv");
+        unlink(csv);
+        free(csv);
+        gm_write_file(h5, copy, (size_t)len);
+        free(copy);
+        st = gm_open_with(dir, model, 1, NULL, &r);
+        ++cases;
+        if (st == GM_OK) {
+            ++opened;
+            ++clean;
+            gm_results_close(&r);
+        } else {
+            clean += strstr(gm_last_error(), dir) != NULL && r == NULL;
+            contained += strstr(gm_last_error(), "HDF5 library failed") != NULL;
+            if (!strstr(gm_last_error(), dir)) fprintf(stderr, "  case %d: %s\n", k, gm_last_error());
+        }
+    }
+    gm_test_check(c, cases == 40 && clean == cases,
+                  "40 damaged results files: every one opens or fails naming the path (%d opened, %d faults contained)",
+                  opened, contained);
+    free(orig), free(good), free(good_dir), free(h5), free(dir);
+}
+
 int main(void) {
     gm_test_counts c = {0};
     char base[] = "/tmp/gm_results_XXXXXX";
@@ -157,6 +358,9 @@ int main(void) {
     gm_write_file(model, "abc", 3);
     test_layout(&c, base, model);
     test_csv(&c, base);
+    test_resume(&c, base, model);
+    test_unwritable(&c, base, model);
+    test_foreign_and_corrupt(&c, base, model);
     free(model);
     if (!getenv("GM_KEEP")) fx_rm_rf(base);
     else fprintf(stderr, "kept %s\n", base);
