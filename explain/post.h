@@ -105,4 +105,22 @@ gm_status gm_post_heatmap(const float *map, int map_h, int map_w, int out_h, int
 gm_status gm_post_overlay(const float *map, int map_h, int map_w, const gm_image *image, gm_colormap cmap, double alpha,
                           gm_post_bilinear style, uint8_t *out);
 
+/* ---- The picture map of a method: raw map -> [0,1] map at the image's size. ----
+ * gradmap (default): min-max for gradient maps (|.| first when the map is signed), ReLU then /max for
+ * the CAM family, at native resolution, then bilinear (cv2) resize. pgc: pytorch-grad-cam's chain
+ * (ReLU, scale_cam_image = (x-min)/(max+1e-7) and cv2 resize, then scale_cam_image again). tkv:
+ * tf-keras-vis (|.| for signed maps, resize first, then min-max; its scipy zoom resize is
+ * approximated by TF's bilinear). `scratch` holds map_h*map_w floats; `out` out_h*out_w. */
+typedef enum gm_post_compat { GM_COMPAT_GRADMAP = 0, GM_COMPAT_PGC, GM_COMPAT_TKV } gm_post_compat;
+typedef enum gm_post_map_kind {
+    GM_MAP_GRADIENT = 0, /* non-negative gradient magnitudes (saliency, guided, smoothgrad) */
+    GM_MAP_SIGNED,       /* signed attributions (input x gradient, integrated gradients) */
+    GM_MAP_CAM           /* class activation maps (ReLU'd or to be ReLU'd) */
+} gm_post_map_kind;
+
+gm_status gm_post_picture_map(gm_post_compat compat, gm_post_map_kind kind, const float *map, int map_h, int map_w,
+                              float *scratch, float *out, int out_h, int out_w);
+const char *gm_post_compat_name(gm_post_compat c);             /* gradmap|pgc|tkv */
+gm_status gm_post_compat_parse(const char *text, gm_post_compat *out);
+
 #endif

@@ -11,14 +11,11 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "results_internal.h"
 #include "sha256.h"
 
-#define GM_PROBE_OK 0
-#define GM_PROBE_UNREADABLE 42 /* an ordinary HDF5 error: the in-process open will word it */
 #define GM_RESUME_BLOCK 4096   /* paths read per block when rebuilding the done set */
 
 void gm_results_free_strings(char ***items, long long n) {
@@ -148,52 +145,6 @@ static gm_status gm_sync_dir(const char *dir) {
     return GM_OK;
 }
 
-/* Reads everything gm_results_open will read, in a child: HDF5 1.10 can fault on a corrupted
- * file (global heap sizes behind variable-length strings), and a fault must end only the child. */
-static int gm_probe_walk(const char *path) {
-    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (f < 0) return GM_PROBE_UNREADABLE;
-    static const char *const strings[] = {"path", "errors/path", "errors/message", "class_names"};
-    for (size_t i = 0; i < sizeof strings / sizeof strings[0]; ++i) {
-        if (strncmp(strings[i], "errors/", 7) == 0 && H5Lexists(f, "errors", H5P_DEFAULT) <= 0) continue;
-        if (H5Lexists(f, strings[i], H5P_DEFAULT) <= 0) continue;
-        hid_t d = H5Dopen2(f, strings[i], H5P_DEFAULT);
-        if (d < 0) continue;
-        hid_t s = H5Dget_space(d);
-        hssize_t n = s >= 0 ? H5Sget_simple_extent_npoints(s) : 0;
-        if (s >= 0) H5Sclose(s);
-        char *block[256];
-        for (hssize_t start = 0; start < n; start += 256) {
-            long long cnt = n - start < 256 ? n - start : 256;
-            if (gm_results_h5_read_strings(d, start, cnt, block) != GM_OK) break;
-            for (long long k = 0; k < cnt; ++k) free(block[k]);
-        }
-        H5Dclose(d);
-    }
-    H5Fclose(f);
-    return GM_PROBE_OK;
-}
-
-static gm_status gm_probe(const char *path, int lock_fd) {
-    pid_t pid = fork();
-    if (pid < 0) return GM_OK; /* cannot fork: read in-process */
-    if (pid == 0) {
-        /* The child shares the journal's flock; its copy must not outlive a killed parent, or a
-         * prompt --resume would find the directory still locked. Closing does not unlock. */
-        close(lock_fd);
-        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-        _exit(gm_probe_walk(path));
-    }
-    int status = 0;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) return GM_OK;
-    int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    if (code != GM_PROBE_OK && code != GM_PROBE_UNREADABLE)
-        return gm_error(GM_ERR_FORMAT, "%s: results file is corrupt (the HDF5 library failed reading it%s%s)", path,
-                        WIFSIGNALED(status) ? ": " : "", WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "");
-    return GM_OK;
-}
-
 /* Builds results.h5 complete under a temporary name and renames it into place. */
 static gm_status gm_create_fresh(gm_results *r, const gm_results_spec *spec, const char *sha) {
     long long csv_bytes = 0;
@@ -242,11 +193,16 @@ static gm_status gm_results_open_impl(gm_results *r, const gm_results_spec *spec
         if (H5Fis_hdf5(r->h5_path) <= 0)
             return gm_error(GM_ERR_FORMAT, "%s: not an HDF5 file (expected the results of an earlier gradmap run)",
                             r->h5_path);
-        GM_TRY(gm_probe(r->h5_path, r->journal_fd));
+        GM_TRY(gm_results_probe(r->h5_path, r->journal_fd,
+                                 spec->probe_stall_ms > 0 ? spec->probe_stall_ms : GM_RESULTS_PROBE_STALL_MS));
     } else {
+        /* A journal without its results.h5 belongs to nothing: replayed later onto the new file it
+         * would corrupt it. */
+        if (ftruncate(r->journal_fd, 0) != 0)
+            return gm_error(GM_ERR_IO, "%s: cannot empty (%s)", r->journal_path, strerror(errno));
         GM_TRY(gm_create_fresh(r, spec, sha));
     }
-    GM_TRY(gm_journal_new(r->h5_path, r->journal_fd, &r->journal));
+    GM_TRY(gm_journal_new(r->h5_path, r->journal_fd, !r->no_fsync, &r->journal));
     hid_t fapl = gm_journal_fapl(r->journal);
     if (fapl < 0) return gm_error(GM_ERR_IO, "%s: cannot set up the HDF5 driver", r->h5_path);
     r->file = H5Fopen(r->h5_path, H5F_ACC_RDWR, fapl);
@@ -287,6 +243,7 @@ gm_status gm_results_open(const gm_results_spec *spec, int resume, gm_results **
     r->top_k = spec->top_k;
     r->n_targets = spec->n_targets;
     r->n_classes = spec->n_classes;
+    r->no_fsync = spec->no_fsync != 0;
     r->dir = strdup(spec->dir);
     r->h5_path = gm_join(spec->dir, "results.h5");
     r->tmp_path = gm_join(spec->dir, "results.h5.tmp");

@@ -72,6 +72,12 @@ typedef struct gm_results_spec {
     const char *target_layer;
     const char *precision; /* e.g. "fp32" */
     const char *device;    /* e.g. "cpu" */
+    /* resume reads an existing results.h5 first in a child process (HDF5 can crash or spin on a
+     * damaged file); no progress for this long means corrupt. 0: 10 s. */
+    int probe_stall_ms;
+    /* 1: no fsync per batch — still survives a killed process (the kernel keeps written pages),
+     * not a power cut or OS crash; saves ~4 fsyncs per batch (benchmarks, scratch disks). */
+    int no_fsync;
 } gm_results_spec;
 
 /* One batch of n images, in the order they are to be stored. Arrays are indexed by item; rows of

@@ -481,27 +481,3 @@ gm_status gm_results_h5_read_strings(hid_t dset, long long start, long long coun
     if (str >= 0) H5Tclose(str);
     return st;
 }
-
-gm_status gm_results_h5_read_class_names(hid_t file, char ***names, int *count) {
-    *names = NULL;
-    *count = 0;
-    if (H5Lexists(file, "class_names", H5P_DEFAULT) <= 0) return GM_OK;
-    hid_t d = H5Dopen2(file, "class_names", H5P_DEFAULT);
-    if (d < 0) return gm_error(GM_ERR_FORMAT, "dataset /class_names cannot be opened");
-    hid_t s = H5Dget_space(d);
-    hssize_t n = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
-    if (s >= 0) H5Sclose(s);
-    gm_status st = GM_OK;
-    if (n < 0 || n > 10000000) st = gm_error(GM_ERR_FORMAT, "dataset /class_names has an invalid size");
-    char **items = st == GM_OK ? calloc((size_t)n + 1, sizeof *items) : NULL;
-    if (st == GM_OK && !items) st = gm_error(GM_ERR_NOMEM, "out of memory reading class names");
-    if (st == GM_OK) st = gm_results_h5_read_strings(d, 0, n, items);
-    H5Dclose(d);
-    if (st != GM_OK) {
-        free(items);
-        return st;
-    }
-    *names = items;
-    *count = (int)n;
-    return GM_OK;
-}

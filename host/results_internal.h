@@ -16,8 +16,9 @@ typedef struct gm_journal gm_journal;
  * complete journal (a kill while it was being applied) and empties an incomplete one. `jfd` is
  * the journal, already opened read-write and locked by the caller. */
 gm_status gm_journal_recover(const char *h5_path, int jfd);
-/* Registers a driver instance writing through journal `jfd` (kept open by the caller). */
-gm_status gm_journal_new(const char *h5_path, int jfd, gm_journal **out);
+/* Registers a driver instance writing through journal `jfd` (kept open by the caller); sync = 0
+ * skips the fsyncs of each commit. */
+gm_status gm_journal_new(const char *h5_path, int jfd, int sync, gm_journal **out);
 /* A file access property list selecting this driver (caller closes it). */
 hid_t gm_journal_fapl(gm_journal *j);
 /* Makes everything HDF5 has written so far durable and atomic; call right after H5Fflush(). */
@@ -43,7 +44,7 @@ struct gm_results {
     int n_methods, top_k, n_targets, n_classes;
     char **class_names; /* n_classes copies, or NULL */
     long long n_images, n_errors, csv_bytes;
-    int failed;
+    int failed, no_fsync;
     /* set of every path with a row: open addressing, linear probing, power-of-two capacity */
     char **done;
     size_t done_cap, done_count;
@@ -67,8 +68,15 @@ gm_status gm_results_h5_read_strings(hid_t dset, long long start, long long coun
 /* Reads rows [start, start+count) of a 1- or 2-D dataset (row width `cols`) converted to `mem_type`. */
 gm_status gm_results_h5_read_rows(hid_t dset, hid_t mem_type, long long start, long long count,
                                   long long cols, void *out);
-/* Reads the whole /class_names dataset when present (names NULL and count 0 otherwise). */
-gm_status gm_results_h5_read_class_names(hid_t file, char ***names, int *count);
+
+/* ---- crash-proof pre-read (results_probe.c) ---- */
+/* A stalled probe (no progress for this long) is taken for HDF5 looping on a corrupt file. */
+#define GM_RESULTS_PROBE_STALL_MS 10000
+/* Reads, in a child process, every attribute and dataset resuming will touch (strings fully, maps
+ * their last row). GM_OK when the child finished or met an ordinary HDF5 error (the in-process
+ * open then words it); GM_ERR_FORMAT naming `path` when it crashed or made no progress for
+ * `stall_ms`. `lock_fd` is closed in the child (see results_probe.c). */
+gm_status gm_results_probe(const char *path, int lock_fd, int stall_ms);
 
 /* ---- summary.csv (results_csv.c) ---- */
 /* Formats the batch's rows into a malloc'd buffer. */

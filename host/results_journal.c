@@ -52,6 +52,7 @@ typedef struct gm_jfile {
 struct gm_journal {
     char *h5_path;
     int jfd;
+    int sync; /* 0: no fsync (survives a killed process, not a power cut) */
     hid_t driver;
     gm_jfile *file;
     int discard;
@@ -295,7 +296,7 @@ static gm_status gm_journal_fail(gm_journal *j, const char *what, int err) {
 
 /* Copies the records of a complete journal into the file, sets its length and fsyncs it. */
 static int gm_journal_apply(int fd, const unsigned char *payload, uint64_t payload_bytes, uint64_t n_records,
-                            uint64_t new_size) {
+                            uint64_t new_size, int sync) {
     uint64_t pos = 0;
     for (uint64_t i = 0; i < n_records; ++i) {
         if (payload_bytes - pos < 16) return -2;
@@ -306,7 +307,7 @@ static int gm_journal_apply(int fd, const unsigned char *payload, uint64_t paylo
         pos += len;
     }
     if (pos != payload_bytes || new_size > (uint64_t)INT64_MAX) return -2;
-    if (ftruncate(fd, (off_t)new_size) != 0 || fsync(fd) != 0) return -1;
+    if (ftruncate(fd, (off_t)new_size) != 0 || (sync && fsync(fd) != 0)) return -1;
     return 0;
 }
 
@@ -315,9 +316,10 @@ gm_status gm_journal_commit(gm_journal *j) {
     if (!f) return GM_OK;
     haddr_t new_size = f->eoa;
     /* Bytes past `base` are referenced only by the held metadata: durable before the commit. */
-    if (fsync(f->fd) != 0) return gm_journal_fail(j, "fsync", errno);
+    if (j->sync && fsync(f->fd) != 0) return gm_journal_fail(j, "fsync", errno);
     if (f->n_held == 0 && new_size >= f->base) {
-        if (ftruncate(f->fd, (off_t)new_size) != 0 || fsync(f->fd) != 0) return gm_journal_fail(j, "ftruncate", errno);
+        if (ftruncate(f->fd, (off_t)new_size) != 0 || (j->sync && fsync(f->fd) != 0))
+            return gm_journal_fail(j, "ftruncate", errno);
         f->base = f->eof = new_size;
         return GM_OK;
     }
@@ -344,12 +346,12 @@ gm_status gm_journal_commit(gm_journal *j) {
     gm_status st = GM_OK;
     /* Payload first, header last, one fsync: a complete digest proves a complete journal. */
     if (gm_pwrite_all(j->jfd, buf + GM_JOURNAL_HEADER, payload_bytes, GM_JOURNAL_HEADER) != 0 ||
-        gm_pwrite_all(j->jfd, buf, GM_JOURNAL_HEADER, 0) != 0 || fsync(j->jfd) != 0) {
+        gm_pwrite_all(j->jfd, buf, GM_JOURNAL_HEADER, 0) != 0 || (j->sync && fsync(j->jfd) != 0)) {
         st = gm_journal_fail(j, "writing the journal", errno);
         /* Not committed: the file is untouched below base, a later open ignores this journal. */
         if (ftruncate(j->jfd, 0) != 0) { /* best effort; recovery checks the digest anyway */ }
     } else {
-        int rc = gm_journal_apply(f->fd, buf + GM_JOURNAL_HEADER, payload_bytes, f->n_held, new_size);
+        int rc = gm_journal_apply(f->fd, buf + GM_JOURNAL_HEADER, payload_bytes, f->n_held, new_size, j->sync);
         if (rc != 0) {
             /* Committed but not applied: the journal stays, and the next open replays it. */
             st = gm_journal_fail(j, "applying the journal", rc == -1 ? errno : EINVAL);
@@ -400,7 +402,7 @@ gm_status gm_journal_recover(const char *h5_path, int jfd) {
         if (fd < 0) {
             status = gm_error(GM_ERR_IO, "%s: cannot open to replay its journal (%s)", h5_path, strerror(errno));
         } else {
-            int rc = gm_journal_apply(fd, payload, payload_bytes, n_records, new_size);
+            int rc = gm_journal_apply(fd, payload, payload_bytes, n_records, new_size, 1);
             if (rc == -2)
                 status = gm_error(GM_ERR_FORMAT, "%s.journal: malformed records behind a valid digest", h5_path);
             else if (rc != 0)
@@ -418,7 +420,7 @@ gm_status gm_journal_recover(const char *h5_path, int jfd) {
 
 /* ---- instance ---- */
 
-gm_status gm_journal_new(const char *h5_path, int jfd, gm_journal **out) {
+gm_status gm_journal_new(const char *h5_path, int jfd, int sync, gm_journal **out) {
     *out = NULL;
     gm_journal *j = calloc(1, sizeof *j);
     if (!j || !(j->h5_path = strdup(h5_path))) {
@@ -426,6 +428,7 @@ gm_status gm_journal_new(const char *h5_path, int jfd, gm_journal **out) {
         return gm_error(GM_ERR_NOMEM, "%s: out of memory", h5_path);
     }
     j->jfd = jfd;
+    j->sync = sync;
     H5FD_class_t cls;
     memset(&cls, 0, sizeof cls);
     cls.name = "gradmap_journal";

@@ -112,7 +112,6 @@ gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *
     static const char *const scores[] = {"logit", "softmax"};
     static const char *const baselines[] = {"black", "zero", "blur"};
     static const char *const rules[] = {"riemann", "trapezoid"};
-    static const char *const compats[] = {"gradmap", "pgc", "tkv"};
     for (int i = 1; i < argc; ++i) {
         const char *arg = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -153,10 +152,7 @@ gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *
         } else if (!strcmp(arg, "--png")) GM_TRY(gm_parse_png(val, a));
         else if (!strcmp(arg, "--colormap")) GM_TRY(gm_post_colormap_parse(val, &a->colormap));
         else if (!strcmp(arg, "--alpha")) GM_TRY(gm_parse_double(arg, val, -1e9, 1e9, &a->alpha));
-        else if (!strcmp(arg, "--compat")) {
-            GM_TRY(gm_parse_choice(arg, val, compats, 3, &choice));
-            a->compat = (gm_compat)choice;
-        } else if (!strcmp(arg, "--batch")) GM_TRY(gm_cli_parse_int(arg, val, 1, 65536, &a->batch));
+        else if (!strcmp(arg, "--compat")) GM_TRY(gm_post_compat_parse(val, &a->compat)); else if (!strcmp(arg, "--batch")) GM_TRY(gm_cli_parse_int(arg, val, 1, 65536, &a->batch));
         else if (!strcmp(arg, "--threads")) GM_TRY(gm_cli_parse_int(arg, val, 1, 4096, &a->threads));
         else if (!strcmp(arg, "--arch")) a->model.arch = val;
         else if (!strcmp(arg, "--labels")) a->model.labels = val;

@@ -8,8 +8,6 @@
 #include "host/image.h"
 #include "weights/model.h"
 
-typedef enum gm_compat { GM_COMPAT_GRADMAP = 0, GM_COMPAT_PGC, GM_COMPAT_TKV } gm_compat;
-
 typedef struct gm_explain_args {
     gm_model_options model;
     const char *model_path, *out_dir, *device, *layer, *class_spec;
@@ -20,7 +18,7 @@ typedef struct gm_explain_args {
     gm_preprocess_mode preprocess;
     int preprocess_set;
     gm_resize_mode resize;
-    gm_compat compat;
+    gm_post_compat compat;
     gm_colormap colormap;
     double alpha;
     char command_line[4096];

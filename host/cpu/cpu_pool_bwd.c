@@ -18,8 +18,9 @@
 
 #include "kernels/pool_bwd_math.h"
 
-/* Channels handled together by one thread of the scatter loops (max pooling, global max): a
- * cache line of floats, and enough blocks to give both cores work when N = 1. */
+/* Channels handled together by one thread of the max-pooling and global-max loops: a cache line
+ * of floats (neighbouring channels' strided scans share lines), and enough blocks to give both
+ * cores work when N = 1. */
 #define GM_CPU_POOL_BWD_BLOCK 16
 
 static gm_status gm_cpu_pool_bwd_check(const char *op, const gm_pool_desc *p, const gm_tensor *dy,

@@ -5,7 +5,9 @@
  *     and of its softmax probability (--score softmax, the saliency seed recipe),
  *   - the target layer's activations and their gradient,
  *   - every method's raw map: saliency, inputxgrad, gradcam, gradcam++, xgradcam, hirescam, layercam,
- *     cam (GAP heads), guidedbp, intgrad (zero baseline, 16 steps, right Riemann).
+ *     cam (GAP heads), guidedbp, intgrad (zero baseline, 16 steps, right Riemann and trapezoid);
+ *   - and, with --compat pgc post-processing, pytorch-grad-cam's own final maps for gradcam,
+ *     gradcam++, xgradcam, hirescam and layercam (a PyTorch twin with the same weights).
  * Tolerance: |a-b| <= 2e-4 * max|ref| + 1e-3 * |ref| per tensor. Gradients pass through every layer
  * in float32 with different summation orders (oneDNN vs Eigen) and BN folded into the kernels; the
  * errors measured are ~1e-6 of the scale. Any real slip (a ReLU mask from the wrong tensor, a pooling
@@ -18,6 +20,7 @@
 
 #include "explain/engine.h"
 #include "explain/explain.h"
+#include "explain/post.h"
 #include "test_support.h"
 #include "weights/model.h"
 
@@ -85,8 +88,9 @@ static void gm_check_gradients(gm_test_counts *c, const char *label, const gm_gr
     gm_backend_close(&be);
 }
 
-static void gm_check_method(gm_test_counts *c, const char *label, const gm_graph *g, const gm_fixture *f, gm_method m,
-                            const char *dataset, int reduce_channels_absmax, int reduce_channels_sum) {
+static void gm_check_method_ig(gm_test_counts *c, const char *label, const gm_graph *g, const gm_fixture *f,
+                               gm_method m, const char *dataset, int reduce_channels_absmax, int reduce_channels_sum,
+                               gm_ig_rule rule) {
     char name[128];
     snprintf(name, sizeof name, "maps/%s", dataset);
     long long dims[8];
@@ -98,7 +102,7 @@ static void gm_check_method(gm_test_counts *c, const char *label, const gm_graph
     cfg.max_batch = f->n;
     cfg.ig_steps = 16;
     cfg.ig_baseline = GM_IG_BASELINE_ZERO;
-    cfg.ig_rule = GM_IG_RIEMANN_RIGHT;
+    cfg.ig_rule = rule;
     gm_backend *be = NULL;
     gm_explainer *x = NULL;
     gm_backend_config bc = {0};
@@ -129,10 +133,34 @@ static void gm_check_method(gm_test_counts *c, const char *label, const gm_graph
         gm_test_check(c, gm_compare(gm_method_name(m), out.maps[m], expected, count), "%s: %s map matches the reference",
                       label, gm_method_name(m));
         free(reduced);
+        /* pytorch-grad-cam's final maps (--compat pgc) at the input size, where the fixture has them.
+         * Tolerance 1e-4 on [0,1] maps: opencv-python resizes through IPP, whose sampling positions
+         * differ from OpenCV's own code (and ours) by up to ~8e-6. */
+        snprintf(name, sizeof name, "pgc/%s", dataset);
+        long long pd[8];
+        float *pgc = gm_read(f->path, name, pd);
+        if (pgc && !gm_method_is_input_space(m)) {
+            int H = (int)pd[1], W = (int)pd[2];
+            float *mine = malloc((size_t)f->n * H * W * sizeof(float)), *scratch = malloc((size_t)h * w * sizeof(float));
+            gm_status pst = GM_OK;
+            for (int i = 0; i < f->n && pst == GM_OK; ++i)
+                pst = gm_post_picture_map(GM_COMPAT_PGC, GM_MAP_CAM, out.maps[m] + (size_t)i * h * w, h, w, scratch,
+                                          mine + (size_t)i * H * W, H, W);
+            gm_test_check(c, pst == GM_OK && gm_test_close("pgc", mine, pgc, (size_t)f->n * H * W, 1e-4, 0.0),
+                          "%s: %s with --compat pgc matches pytorch-grad-cam's output", label, gm_method_name(m));
+            free(mine);
+            free(scratch);
+        }
+        free(pgc);
     }
     gm_explainer_free(&x);
     gm_backend_close(&be);
     free(ref);
+}
+
+static void gm_check_method(gm_test_counts *c, const char *label, const gm_graph *g, const gm_fixture *f, gm_method m,
+                            const char *dataset, int reduce_channels_absmax, int reduce_channels_sum) {
+    gm_check_method_ig(c, label, g, f, m, dataset, reduce_channels_absmax, reduce_channels_sum, GM_IG_RIEMANN_RIGHT);
 }
 
 static void gm_check_fixture(gm_test_counts *c, const char *dir, const char *file) {
@@ -172,6 +200,8 @@ static void gm_check_fixture(gm_test_counts *c, const char *dir, const char *fil
             gm_check_method(c, file, g, &f, GM_METHOD_CAM, "cam", 0, 0);
             gm_check_method(c, file, g, &f, GM_METHOD_GUIDEDBP, "guidedbp", 1, 0);
             gm_check_method(c, file, g, &f, GM_METHOD_INTGRAD, "intgrad_zero_riemann", 0, 1);
+            /* black = zeros in model-input space for these models (preprocessing is inside them) */
+            gm_check_method_ig(c, file, g, &f, GM_METHOD_INTGRAD, "intgrad_black_trapezoid", 0, 1, GM_IG_TRAPEZOID);
         }
     }
     gm_graph_free(&g);

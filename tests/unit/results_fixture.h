@@ -1,17 +1,23 @@
 /* results_fixture.h — shared by test_results.c and test_results_kill.c: a deterministic synthetic
  * run (item i's path, size, status, top-k, targets, logits and maps are pure functions of i), a
  * batch builder, and a plain-HDF5 reader of a whole results.h5 used to check rows against the
- * generator and to compare two files. Static functions: each test program includes it once. */
+ * generator and to compare two files; file helpers and a resume-and-append driver. Static inline
+ * functions: each test program includes it once and uses what it needs. */
 #ifndef GM_RESULTS_FIXTURE_H
 #define GM_RESULTS_FIXTURE_H
 
+#include <errno.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "host/results.h"
+#include "test_support.h"
 
 #define FX_K 3  /* top_k */
 #define FX_T 2  /* targets per image */
@@ -25,9 +31,9 @@ static const char *const fx_class_names[FX_C] = {"tench, Tinca tinca", "goldfish
                                                  "tiger shark", "hammerhead", "electric ray", "stingray", "cock",
                                                  "hen", "ostrich"};
 
-static int fx_map_size(int m) { return FX_T * fx_methods[m].height * fx_methods[m].width; }
+static inline int fx_map_size(int m) { return FX_T * fx_methods[m].height * fx_methods[m].width; }
 
-static void fx_spec(gm_results_spec *s, const char *dir, const char *model_file) {
+static inline void fx_spec(gm_results_spec *s, const char *dir, const char *model_file) {
     memset(s, 0, sizeof *s);
     s->dir = dir;
     s->methods = fx_methods;
@@ -44,20 +50,20 @@ static void fx_spec(gm_results_spec *s, const char *dir, const char *model_file)
     s->device = "cpu";
 }
 
-static void fx_path(long long i, char *out) {
+static inline void fx_path(long long i, char *out) {
     if (i == 7) snprintf(out, FX_PATH_CAP, "imgs/new\nline %04lld.png", i);
     else if (i % 10 == 3) snprintf(out, FX_PATH_CAP, "imgs/with,comma \"q\" %04lld.png", i);
     else snprintf(out, FX_PATH_CAP, "imgs/%04lld.png", i);
 }
-static int fx_ok(long long i) { return i % 9 != 4; }
-static void fx_error(long long i, char *out) {
+static inline int fx_ok(long long i) { return i % 9 != 4; }
+static inline void fx_error(long long i, char *out) {
     snprintf(out, FX_PATH_CAP, "cannot decode item %lld: bad \"PNG\", truncated", i);
 }
-static int fx_topk_class(long long i, int k) { return (int)((i + 3 * k) % FX_C); }
-static float fx_topk_prob(long long i, int k) { return 1.0f / (float)(k + 2) + (float)i * 1e-3f; }
-static int fx_target_class(long long i, int t) { return (int)((i + t) % FX_C); }
-static float fx_target_logit(long long i, int t) { return (float)i * 0.5f - (float)t; }
-static float fx_map(long long i, int m, int j) { return sinf((float)i * 0.37f + (float)m * 0.5f + (float)j * 0.13f); }
+static inline int fx_topk_class(long long i, int k) { return (int)((i + 3 * k) % FX_C); }
+static inline float fx_topk_prob(long long i, int k) { return 1.0f / (float)(k + 2) + (float)i * 1e-3f; }
+static inline int fx_target_class(long long i, int t) { return (int)((i + t) % FX_C); }
+static inline float fx_target_logit(long long i, int t) { return (float)i * 0.5f - (float)t; }
+static inline float fx_map(long long i, int m, int j) { return sinf((float)i * 0.37f + (float)m * 0.5f + (float)j * 0.13f); }
 
 /* A batch of the given items, built in caller-provided storage. */
 typedef struct fx_batch {
@@ -71,7 +77,7 @@ typedef struct fx_batch {
     gm_results_batch b;
 } fx_batch;
 
-static void fx_build(fx_batch *x, const long long *items, int n) {
+static inline void fx_build(fx_batch *x, const long long *items, int n) {
     float *maps[FX_M] = {x->maps0, x->maps1};
     for (int r = 0; r < n; ++r) {
         long long i = items[r];
@@ -102,7 +108,7 @@ static void fx_build(fx_batch *x, const long long *items, int n) {
 }
 
 /* Items [first, first+n) as one batch. */
-static void fx_build_range(fx_batch *x, long long first, int n) {
+static inline void fx_build_range(fx_batch *x, long long first, int n) {
     long long items[FX_MAX_BATCH];
     for (int r = 0; r < n; ++r) items[r] = first + r;
     fx_build(x, items, n);
@@ -118,12 +124,12 @@ typedef struct fx_file {
     long long *eidx, rows_path, rows_maps[FX_M];
 } fx_file;
 
-static void fx_free_strings(char **s, long long n) {
+static inline void fx_free_strings(char **s, long long n) {
     for (long long i = 0; s && i < n; ++i) free(s[i]);
     free(s);
 }
 
-static void fx_file_free(fx_file *f) {
+static inline void fx_file_free(fx_file *f) {
     fx_free_strings(f->paths, f->n);
     fx_free_strings(f->epath, f->m);
     fx_free_strings(f->emsg, f->m);
@@ -132,7 +138,7 @@ static void fx_file_free(fx_file *f) {
     memset(f, 0, sizeof *f);
 }
 
-static long long fx_rows(hid_t file, const char *name) {
+static inline long long fx_rows(hid_t file, const char *name) {
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     if (d < 0) return -1;
     hid_t s = H5Dget_space(d);
@@ -144,7 +150,7 @@ static long long fx_rows(hid_t file, const char *name) {
     return rank >= 1 ? (long long)dims[0] : -1;
 }
 
-static int fx_read_all(hid_t file, const char *name, hid_t type, void *buf) {
+static inline int fx_read_all(hid_t file, const char *name, hid_t type, void *buf) {
     hid_t d = H5Dopen2(file, name, H5P_DEFAULT);
     if (d < 0) return 0;
     int ok = H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0;
@@ -152,7 +158,7 @@ static int fx_read_all(hid_t file, const char *name, hid_t type, void *buf) {
     return ok;
 }
 
-static char **fx_read_strings(hid_t file, const char *name, long long n) {
+static inline char **fx_read_strings(hid_t file, const char *name, long long n) {
     char **raw = calloc((size_t)n + 1, sizeof *raw), **out = calloc((size_t)n + 1, sizeof *out);
     hid_t t = H5Tcopy(H5T_C_S1);
     H5Tset_size(t, H5T_VARIABLE);
@@ -169,7 +175,7 @@ static char **fx_read_strings(hid_t file, const char *name, long long n) {
     return out;
 }
 
-static long long fx_attr_int(hid_t obj, const char *name) {
+static inline long long fx_attr_int(hid_t obj, const char *name) {
     long long v = -1;
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
     if (a < 0) return -1;
@@ -179,7 +185,7 @@ static long long fx_attr_int(hid_t obj, const char *name) {
 }
 
 /* Reads a whole results file; 1 on success. */
-static int fx_file_read(const char *h5, fx_file *f) {
+static inline int fx_file_read(const char *h5, fx_file *f) {
     memset(f, 0, sizeof *f);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     hid_t file = H5Fopen(h5, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -221,7 +227,7 @@ static int fx_file_read(const char *h5, fx_file *f) {
 }
 
 /* Checks that row r holds item r of the generator, for every row; names the first difference. */
-static int fx_file_verify(const fx_file *f, char *why, size_t cap) {
+static inline int fx_file_verify(const fx_file *f, char *why, size_t cap) {
     char text[FX_PATH_CAP];
     long long e = 0;
     for (long long i = 0; i < f->n; ++i) {
@@ -262,7 +268,7 @@ static int fx_file_verify(const fx_file *f, char *why, size_t cap) {
 }
 
 /* Reads a whole small file into a malloc'd NUL-terminated buffer. */
-static char *fx_slurp(const char *path, long *size) {
+static inline char *fx_slurp(const char *path, long *size) {
     FILE *fp = fopen(path, "rb");
     if (!fp) return NULL;
     fseek(fp, 0, SEEK_END);
@@ -280,7 +286,7 @@ static char *fx_slurp(const char *path, long *size) {
 }
 
 /* Writes items [0, n) in batches of `batch` into a new run at `dir`; 1 on success. */
-static int fx_write_run(const char *dir, const char *model, long long n, int batch) {
+static inline int fx_write_run(const char *dir, const char *model, long long n, int batch) {
     gm_results_spec spec;
     fx_spec(&spec, dir, model);
     gm_results *r = NULL;
@@ -296,10 +302,105 @@ static int fx_write_run(const char *dir, const char *model, long long n, int bat
 }
 
 /* Recursively removes a test directory (only paths the tests created). */
-static void fx_rm_rf(const char *dir) {
+static inline void fx_rm_rf(const char *dir) {
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", dir);
+}
+
+/* ---- small file helpers ---- */
+
+static inline char *fx_cat(const char *a, const char *b) {
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *s = malloc(n);
+    snprintf(s, n, "%s/%s", a, b);
+    return s;
+}
+
+static inline int fx_write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return 0;
+    int ok = fwrite(data, 1, n, f) == n;
+    return fclose(f) == 0 && ok;
+}
+
+/* usleep() is not POSIX.1-2008. */
+static inline void fx_sleep_us(long us) {
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+static inline long fx_file_size(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Opens `dir` with resume = 1 and appends the items not yet written, `batch` at a time, until
+ * `upto` rows exist; writes one byte to `ack_fd` after each append returns (-1: none). */
+static inline int fx_resume_and_append(const char *dir, const char *model, long long upto, int batch, int ack_fd,
+                                unsigned sleep_seed) {
+    gm_results_spec spec;
+    fx_spec(&spec, dir, model);
+    gm_results *r = NULL;
+    if (gm_results_open(&spec, 1, &r) != GM_OK) {
+        fprintf(stderr, "resume open failed: %s\n", gm_last_error());
+        return 0;
+    }
+    fx_batch *x = malloc(sizeof *x);
+    long long start = gm_results_count(r);
+    char path[FX_PATH_CAP];
+    int ok = x != NULL;
+    /* Rows are a prefix of the item sequence: the done set says so too. */
+    for (long long i = 0; ok && i < upto; ++i) {
+        fx_path(i, path);
+        ok = gm_results_is_done(r, path) == (i < start);
+    }
+    if (!ok) fprintf(stderr, "done set disagrees with the row count %lld\n", start);
+    for (long long i = start; ok && i < upto; i += batch) {
+        fx_build_range(x, i, (int)(upto - i < batch ? upto - i : batch));
+        ok = gm_results_append_batch(r, &x->b) == GM_OK;
+        if (!ok) fprintf(stderr, "append failed: %s\n", gm_last_error());
+        if (ok && ack_fd >= 0 && write(ack_fd, "x", 1) != 1) ok = 0;
+        if (sleep_seed) {
+            sleep_seed = sleep_seed * 1103515245u + 12345u;
+            fx_sleep_us((long)((sleep_seed >> 16) % 1500));
+        }
+    }
+    free(x);
+    return gm_results_close(&r) == GM_OK && ok;
+}
+
+static inline int fx_files_equal(const fx_file *a, const fx_file *b) {
+    if (a->n != b->n || a->m != b->m) return 0;
+    size_t n = (size_t)a->n;
+    int same = !memcmp(a->w, b->w, n * sizeof(int)) && !memcmp(a->h, b->h, n * sizeof(int)) &&
+               !memcmp(a->status, b->status, n * sizeof(int)) && !memcmp(a->tkc, b->tkc, n * FX_K * sizeof(int)) &&
+               !memcmp(a->tkp, b->tkp, n * FX_K * sizeof(float)) && !memcmp(a->tgc, b->tgc, n * FX_T * sizeof(int)) &&
+               !memcmp(a->tgl, b->tgl, n * FX_T * sizeof(float)) &&
+               !memcmp(a->eidx, b->eidx, (size_t)a->m * sizeof(long long));
+    for (int m = 0; same && m < FX_M; ++m) same = !memcmp(a->maps[m], b->maps[m], n * (size_t)fx_map_size(m) * sizeof(float));
+    for (size_t i = 0; same && i < n; ++i) same = !strcmp(a->paths[i], b->paths[i]);
+    for (long long i = 0; same && i < a->m; ++i) same = !strcmp(a->emsg[i], b->emsg[i]) && !strcmp(a->epath[i], b->epath[i]);
+    return same;
+}
+
+/* Compares DIR's results.h5 and summary.csv with the reference run's. */
+static inline void fx_check_same_as_reference(gm_test_counts *c, const char *dir, const char *ref, const char *what) {
+    char *h5 = fx_cat(dir, "results.h5"), *ref_h5 = fx_cat(ref, "results.h5");
+    char *csv = fx_cat(dir, "summary.csv"), *ref_csv = fx_cat(ref, "summary.csv");
+    fx_file a, b;
+    int ra = fx_file_read(h5, &a), rb = fx_file_read(ref_h5, &b);
+    char why[256] = "";
+    gm_test_check(c, ra && rb && a.n == b.n && fx_file_verify(&a, why, sizeof why) && fx_files_equal(&a, &b),
+                  "%s: results.h5 equals the uninterrupted run (%lld rows) %s", what, ra ? a.n : -1, why);
+    char *t1 = fx_slurp(csv, NULL), *t2 = fx_slurp(ref_csv, NULL);
+    gm_test_check(c, t1 && t2 && !strcmp(t1, t2), "%s: summary.csv equals the uninterrupted run's", what);
+    gm_test_check(c, ra && t1 && a.csv_bytes == (long long)strlen(t1), "%s: summary_csv_bytes matches the CSV", what);
+    free(t1), free(t2);
+    if (ra) fx_file_free(&a);
+    if (rb) fx_file_free(&b);
+    free(h5), free(ref_h5), free(csv), free(ref_csv);
 }
 
 #endif

@@ -33,104 +33,11 @@
 #define KILL_TRIALS_DEFAULT 14
 #define KILL_ITEMS_DEFAULT 240
 
-static char *gm_cat(const char *a, const char *b) {
-    size_t n = strlen(a) + strlen(b) + 2;
-    char *s = malloc(n);
-    snprintf(s, n, "%s/%s", a, b);
-    return s;
-}
-
-static int gm_write_file(const char *path, const void *data, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return 0;
-    int ok = fwrite(data, 1, n, f) == n;
-    return fclose(f) == 0 && ok;
-}
-
-/* usleep() is not POSIX.1-2008. */
-static void gm_sleep_us(long us) {
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static long gm_file_size(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 ? (long)st.st_size : -1;
-}
-
-/* Opens `dir` with resume = 1 and appends the items not yet written, `batch` at a time, until
- * `upto` rows exist; writes one byte to `ack_fd` after each append returns (-1: none). */
-static int gm_resume_and_append(const char *dir, const char *model, long long upto, int batch, int ack_fd,
-                                unsigned sleep_seed) {
-    gm_results_spec spec;
-    fx_spec(&spec, dir, model);
-    gm_results *r = NULL;
-    if (gm_results_open(&spec, 1, &r) != GM_OK) {
-        fprintf(stderr, "resume open failed: %s\n", gm_last_error());
-        return 0;
-    }
-    fx_batch *x = malloc(sizeof *x);
-    long long start = gm_results_count(r);
-    char path[FX_PATH_CAP];
-    int ok = x != NULL;
-    /* Rows are a prefix of the item sequence: the done set says so too. */
-    for (long long i = 0; ok && i < upto; ++i) {
-        fx_path(i, path);
-        ok = gm_results_is_done(r, path) == (i < start);
-    }
-    if (!ok) fprintf(stderr, "done set disagrees with the row count %lld\n", start);
-    for (long long i = start; ok && i < upto; i += batch) {
-        fx_build_range(x, i, (int)(upto - i < batch ? upto - i : batch));
-        ok = gm_results_append_batch(r, &x->b) == GM_OK;
-        if (!ok) fprintf(stderr, "append failed: %s\n", gm_last_error());
-        if (ok && ack_fd >= 0 && write(ack_fd, "x", 1) != 1) ok = 0;
-        if (sleep_seed) {
-            sleep_seed = sleep_seed * 1103515245u + 12345u;
-            gm_sleep_us((long)((sleep_seed >> 16) % 1500));
-        }
-    }
-    free(x);
-    return gm_results_close(&r) == GM_OK && ok;
-}
-
-static int gm_files_equal(const fx_file *a, const fx_file *b) {
-    if (a->n != b->n || a->m != b->m) return 0;
-    size_t n = (size_t)a->n;
-    int same = !memcmp(a->w, b->w, n * sizeof(int)) && !memcmp(a->h, b->h, n * sizeof(int)) &&
-               !memcmp(a->status, b->status, n * sizeof(int)) && !memcmp(a->tkc, b->tkc, n * FX_K * sizeof(int)) &&
-               !memcmp(a->tkp, b->tkp, n * FX_K * sizeof(float)) && !memcmp(a->tgc, b->tgc, n * FX_T * sizeof(int)) &&
-               !memcmp(a->tgl, b->tgl, n * FX_T * sizeof(float)) &&
-               !memcmp(a->eidx, b->eidx, (size_t)a->m * sizeof(long long));
-    for (int m = 0; same && m < FX_M; ++m) same = !memcmp(a->maps[m], b->maps[m], n * (size_t)fx_map_size(m) * sizeof(float));
-    for (size_t i = 0; same && i < n; ++i) same = !strcmp(a->paths[i], b->paths[i]);
-    for (long long i = 0; same && i < a->m; ++i) same = !strcmp(a->emsg[i], b->emsg[i]) && !strcmp(a->epath[i], b->epath[i]);
-    return same;
-}
-
-/* Compares DIR's results.h5 and summary.csv with the reference run's. */
-static void gm_check_same_as_reference(gm_test_counts *c, const char *dir, const char *ref, const char *what) {
-    char *h5 = gm_cat(dir, "results.h5"), *ref_h5 = gm_cat(ref, "results.h5");
-    char *csv = gm_cat(dir, "summary.csv"), *ref_csv = gm_cat(ref, "summary.csv");
-    fx_file a, b;
-    int ra = fx_file_read(h5, &a), rb = fx_file_read(ref_h5, &b);
-    char why[256] = "";
-    gm_test_check(c, ra && rb && a.n == b.n && fx_file_verify(&a, why, sizeof why) && gm_files_equal(&a, &b),
-                  "%s: results.h5 equals the uninterrupted run (%lld rows) %s", what, ra ? a.n : -1, why);
-    char *t1 = fx_slurp(csv, NULL), *t2 = fx_slurp(ref_csv, NULL);
-    gm_test_check(c, t1 && t2 && !strcmp(t1, t2), "%s: summary.csv equals the uninterrupted run's", what);
-    gm_test_check(c, ra && t1 && a.csv_bytes == (long long)strlen(t1), "%s: summary_csv_bytes matches the CSV", what);
-    free(t1), free(t2);
-    if (ra) fx_file_free(&a);
-    if (rb) fx_file_free(&b);
-    free(h5), free(ref_h5), free(csv), free(ref_csv);
-}
-
 /* ---- 1. random SIGKILLs ---- */
 static void test_random_kills(gm_test_counts *c, const char *base, const char *model, const char *ref, int trials,
                               long long items) {
-    char *dir = gm_cat(base, "kill");
-    char *h5 = gm_cat(dir, "results.h5"), *journal = gm_cat(dir, "results.h5.journal");
+    char *dir = fx_cat(base, "kill");
+    char *h5 = fx_cat(dir, "results.h5"), *journal = fx_cat(dir, "results.h5.journal");
     gm_test_rng rng;
     gm_test_rng_seed(&rng, 20240611);
     long long committed = 0;
@@ -141,12 +48,12 @@ static void test_random_kills(gm_test_counts *c, const char *base, const char *m
         pid_t pid = fork();
         if (pid == 0) {
             close(fds[0]);
-            _exit(gm_resume_and_append(dir, model, items, KILL_BATCH, fds[1], 7919u * (unsigned)(trial + 1)) ? 0 : 2);
+            _exit(fx_resume_and_append(dir, model, items, KILL_BATCH, fds[1], 7919u * (unsigned)(trial + 1)) ? 0 : 2);
         }
         close(fds[1]);
         /* Early trials die young (inside open, creation, recovery); later ones mid-stream. */
         double ms = trial < 3 ? 8.0 * gm_test_rng_uniform(&rng) : 30.0 * gm_test_rng_uniform(&rng);
-        gm_sleep_us((long)(ms * 1000.0));
+        fx_sleep_us((long)(ms * 1000.0));
         kill(pid, SIGKILL);
         int status = 0;
         waitpid(pid, &status, 0);
@@ -160,10 +67,10 @@ static void test_random_kills(gm_test_counts *c, const char *base, const char *m
         gm_test_check(c, killed || finished, "trial %d: child killed after %.1f ms (%lld batches acknowledged)%s", trial,
                       ms, acks, finished ? ", it had finished" : "");
         kills += killed;
-        long jsize = gm_file_size(journal);
+        long jsize = fx_file_size(journal);
         if (jsize > 0) ++in_window;
         /* Outside the journal window the file is already a readable HDF5 file for anyone. */
-        if (jsize <= 0 && gm_file_size(h5) >= 0) {
+        if (jsize <= 0 && fx_file_size(h5) >= 0) {
             fx_file plain;
             int ok = fx_file_read(h5, &plain);
             gm_test_check(c, ok, "trial %d: results.h5 opens with plain HDF5 before any recovery (%lld rows)", trial,
@@ -178,7 +85,7 @@ static void test_random_kills(gm_test_counts *c, const char *base, const char *m
          * probe still share the lock for the few milliseconds it runs: wait for it then. */
         for (int wait = 0; wait < 200 && st == GM_ERR_IO && strstr(gm_last_error(), "another gradmap run"); ++wait) {
             ++lock_waits;
-            gm_sleep_us(10000);
+            fx_sleep_us(10000);
             st = gm_results_open(&spec, 1, &r);
         }
         long long now = st == GM_OK ? gm_results_count(r) : -1;
@@ -202,9 +109,9 @@ static void test_random_kills(gm_test_counts *c, const char *base, const char *m
     fprintf(stderr, "  %d kills, %d with a non-empty journal, %d with the in-flight batch committed, %d lock waits\n",
             kills, in_window, extra, lock_waits);
     gm_test_check(c, kills >= trials / 2, "most trials were really killed mid-run (%d of %d)", kills, trials);
-    int done = gm_resume_and_append(dir, model, items, KILL_BATCH, -1, 0);
+    int done = fx_resume_and_append(dir, model, items, KILL_BATCH, -1, 0);
     gm_test_check(c, done, "resume finishes the run");
-    gm_check_same_as_reference(c, dir, ref, "killed and resumed run");
+    fx_check_same_as_reference(c, dir, ref, "killed and resumed run");
     free(h5), free(journal), free(dir);
 }
 
@@ -246,21 +153,21 @@ static int gm_stage_journal(const char *journal, const unsigned char *a, long na
     gm_sha256_update(&s, buf + 64, pos - 64);
     gm_sha256_final(&s, buf + 32);
     if (corrupt) buf[pos - 1] ^= 0x5a;
-    gm_write_file(journal, buf, pos);
+    fx_write_file(journal, buf, pos);
     free(buf);
     return n;
 }
 
 static void test_staged_windows(gm_test_counts *c, const char *base, const char *model, const char *ref,
                                 long long items) {
-    char *dir = gm_cat(base, "staged");
-    char *h5 = gm_cat(dir, "results.h5"), *journal = gm_cat(dir, "results.h5.journal"), *csv = gm_cat(dir, "summary.csv");
+    char *dir = fx_cat(base, "staged");
+    char *h5 = fx_cat(dir, "results.h5"), *journal = fx_cat(dir, "results.h5.journal"), *csv = fx_cat(dir, "summary.csv");
     /* State A: 40 rows; state B: 48 rows. */
-    int ok = gm_resume_and_append(dir, model, 40, 8, -1, 0);
+    int ok = fx_resume_and_append(dir, model, 40, 8, -1, 0);
     long na = 0, nb = 0, ncsv_a = 0, ncsv_b = 0;
     unsigned char *a = ok ? (unsigned char *)fx_slurp(h5, &na) : NULL;
     char *csv_a = fx_slurp(csv, &ncsv_a);
-    ok = ok && gm_resume_and_append(dir, model, 48, 8, -1, 0);
+    ok = ok && fx_resume_and_append(dir, model, 48, 8, -1, 0);
     unsigned char *b = ok ? (unsigned char *)fx_slurp(h5, &nb) : NULL;
     char *csv_b = fx_slurp(csv, &ncsv_b);
     gm_test_check(c, a && b && csv_a && csv_b && nb >= na, "staged states A (%ld bytes) and B (%ld bytes)", na, nb);
@@ -273,17 +180,17 @@ static void test_staged_windows(gm_test_counts *c, const char *base, const char 
     memcpy(mixed + na, b + na, (size_t)(nb - na));
     int n = gm_stage_journal(journal, a, na, b, nb, 0, ranges);
     for (int k = 0; k < n / 2 && k < 4096; ++k) memcpy(mixed + ranges[2 * k], b + ranges[2 * k], (size_t)(ranges[2 * k + 1] - ranges[2 * k]));
-    gm_write_file(h5, mixed, (size_t)nb);
-    gm_write_file(csv, csv_b, (size_t)ncsv_b);
+    fx_write_file(h5, mixed, (size_t)nb);
+    fx_write_file(csv, csv_b, (size_t)ncsv_b);
     gm_test_check(c, n > 0, "staged a committed journal of %d records, %d applied before the 'kill'", n, n / 2);
-    ok = gm_resume_and_append(dir, model, 48, 8, -1, 0);
+    ok = fx_resume_and_append(dir, model, 48, 8, -1, 0);
     fx_file f;
     char why[256] = "";
     int read = fx_file_read(h5, &f);
     gm_test_check(c, ok && read && f.n == 48 && fx_file_verify(&f, why, sizeof why),
                   "resume replays it: 48 rows, all exact %s", why);
     if (read) fx_file_free(&f);
-    gm_test_check(c, gm_file_size(journal) <= 0, "journal emptied after the replay");
+    gm_test_check(c, fx_file_size(journal) <= 0, "journal emptied after the replay");
 
     /* Kill before the commit point: incomplete journal, junk after A, uncommitted CSV rows. */
     unsigned char *junk = malloc((size_t)nb + 8192);
@@ -292,8 +199,8 @@ static void test_staged_windows(gm_test_counts *c, const char *base, const char 
     gm_test_rng_seed(&rng, 99);
     for (long i = na; i < nb + 8192; ++i) junk[i] = (unsigned char)(gm_test_rng_uniform(&rng) * 256.0);
     gm_stage_journal(journal, a, na, b, nb, 1, NULL);
-    gm_write_file(h5, junk, (size_t)nb + 8192);
-    gm_write_file(csv, csv_b, (size_t)ncsv_b - 7); /* the in-flight batch's rows, cut mid-row */
+    fx_write_file(h5, junk, (size_t)nb + 8192);
+    fx_write_file(csv, csv_b, (size_t)ncsv_b - 7); /* the in-flight batch's rows, cut mid-row */
     gm_results_spec spec;
     fx_spec(&spec, dir, model);
     gm_results *r = NULL;
@@ -313,10 +220,26 @@ static void test_staged_windows(gm_test_counts *c, const char *base, const char 
 
     /* summary.csv lost entirely: rebuilt from results.h5. */
     unlink(csv);
-    ok = gm_resume_and_append(dir, model, items, 8, -1, 0);
+    ok = fx_resume_and_append(dir, model, items, 8, -1, 0);
     gm_test_check(c, ok, "resume with summary.csv deleted, then finish");
-    gm_check_same_as_reference(c, dir, ref, "staged crashes, rebuilt CSV");
+    fx_check_same_as_reference(c, dir, ref, "staged crashes, rebuilt CSV");
     free(mixed), free(junk);
+
+    /* A complete journal left without its results.h5 must not be replayed onto a new run. */
+    char *stale = fx_cat(base, "stale"), *stale_journal = fx_cat(stale, "results.h5.journal");
+    mkdir(stale, 0755);
+    gm_stage_journal(stale_journal, a, na, b, nb, 0, NULL);
+    fx_spec(&spec, stale, model);
+    st = gm_results_open(&spec, 1, &r);
+    long jsize = fx_file_size(stale_journal);
+    gm_results_close(&r);
+    st = st == GM_OK ? gm_results_open(&spec, 1, &r) : st;
+    rows = st == GM_OK ? gm_results_count(r) : -1;
+    gm_results_close(&r);
+    gm_test_check(c, st == GM_OK && jsize == 0 && rows == 0,
+                  "a stale journal without results.h5 is discarded by a new run (journal %ld bytes, %lld rows)", jsize,
+                  rows);
+    free(stale), free(stale_journal);
 out:
     free(a), free(b), free(csv_a), free(csv_b);
     free(h5), free(journal), free(csv), free(dir);
@@ -324,10 +247,10 @@ out:
 
 /* ---- 3. disk full ---- */
 static void test_disk_full(gm_test_counts *c, const char *base, const char *model, const char *ref, long long items) {
-    char *dir = gm_cat(base, "full");
-    char *h5 = gm_cat(dir, "results.h5");
-    int ok = gm_resume_and_append(dir, model, 32, 8, -1, 0);
-    long size = gm_file_size(h5);
+    char *dir = fx_cat(base, "full");
+    char *h5 = fx_cat(dir, "results.h5");
+    int ok = fx_resume_and_append(dir, model, 32, 8, -1, 0);
+    long size = fx_file_size(h5);
     pid_t pid = fork();
     if (pid == 0) {
         /* The child may grow no file past results.h5's current size plus a little. */
@@ -363,9 +286,9 @@ static void test_disk_full(gm_test_counts *c, const char *base, const char *mode
     gm_test_check(c, read && f.n >= 32 && fx_file_verify(&f, why, sizeof why),
                   "earlier results survive the failure (%lld rows, exact) %s", read ? f.n : -1, why);
     if (read) fx_file_free(&f);
-    ok = gm_resume_and_append(dir, model, items, 8, -1, 0);
+    ok = fx_resume_and_append(dir, model, items, 8, -1, 0);
     gm_test_check(c, ok, "resume after disk full finishes the run");
-    gm_check_same_as_reference(c, dir, ref, "disk-full then resumed run");
+    fx_check_same_as_reference(c, dir, ref, "disk-full then resumed run");
     free(h5), free(dir);
 }
 
@@ -376,8 +299,8 @@ int main(void) {
         perror("mkdtemp");
         return 1;
     }
-    char *model = gm_cat(base, "model.h5"), *ref = gm_cat(base, "reference");
-    gm_write_file(model, "abc", 3);
+    char *model = fx_cat(base, "model.h5"), *ref = fx_cat(base, "reference");
+    fx_write_file(model, "abc", 3);
     int trials = KILL_TRIALS_DEFAULT;
     long long items = KILL_ITEMS_DEFAULT;
     const char *soak = getenv("GM_RESULTS_KILL_TRIALS");
