@@ -33,8 +33,9 @@ static int gm_is_inplace_capable(const gm_node *n) {
            n->op == GM_OP_BATCHNORM || n->op == GM_OP_ADD;
 }
 
-/* Picks (or creates) a free buffer of at least `floats`; best fit keeps big buffers for big values. */
-static int gm_take_buffer(int *in_use, size_t floats, size_t *sizes, int *n_sizes) {
+/* Picks (or creates) a free buffer of at least `floats`; best fit keeps big buffers for big values.
+ * Shared with the gradient arena's planning (engine_backward.c). */
+int gm_engine_take_buffer(int *in_use, size_t floats, size_t *sizes, int *n_sizes) {
     int best = -1;
     for (int b = 0; b < *n_sizes; ++b)
         if (!in_use[b] && sizes[b] >= floats && (best < 0 || sizes[b] < sizes[best])) best = b;
@@ -100,7 +101,7 @@ static gm_status gm_engine_plan(gm_engine *e) {
     int n_sizes = 0;
     for (int i = 0; i < n; ++i) {
         if (e->storage[i] == i)
-            e->buffer_of[i] = gm_take_buffer(in_use, gm_engine_node_size(e, i) * (size_t)e->max_batch, sizes, &n_sizes);
+            e->buffer_of[i] = gm_engine_take_buffer(in_use, gm_engine_node_size(e, i) * (size_t)e->max_batch, sizes, &n_sizes);
         for (int s = 0; s <= i; ++s)
             if (e->storage[s] == s && last_use[s] == i) in_use[e->buffer_of[s]] = 0;
     }

@@ -65,20 +65,6 @@ static int gm_path_readers(const gm_engine *e, int j) {
     return count;
 }
 
-static int gm_take_gbuffer(int *in_use, size_t floats, size_t *sizes, int *n_sizes) {
-    int best = -1;
-    for (int b = 0; b < *n_sizes; ++b)
-        if (!in_use[b] && sizes[b] >= floats && (best < 0 || sizes[b] < sizes[best])) best = b;
-    if (best < 0) {
-        for (int b = 0; b < *n_sizes; ++b)
-            if (!in_use[b] && (best < 0 || sizes[b] > sizes[best])) best = b;
-        if (best < 0) best = (*n_sizes)++;
-        sizes[best] = floats;
-    }
-    in_use[best] = 1;
-    return best;
-}
-
 gm_status gm_engine_plan_backward(gm_engine *e, const gm_engine_options *opts) {
     const gm_graph *g = e->g;
     int n = g->n_nodes;
@@ -138,14 +124,14 @@ gm_status gm_engine_plan_backward(gm_engine *e, const gm_engine_options *opts) {
         if (!e->needs_grad[i]) continue;
         if (gm_node_floats(e, i) > scratch) scratch = gm_node_floats(e, i);
         int s = e->gstorage[i];
-        if (!assigned[s]) assigned[s] = gm_take_gbuffer(in_use, gm_node_floats(e, s), sizes, &n_sizes) + 1;
+        if (!assigned[s]) assigned[s] = gm_engine_take_buffer(in_use, gm_node_floats(e, s), sizes, &n_sizes) + 1;
         if (i == e->stop_node) break;
         const gm_node *node = &g->nodes[i];
         for (int k = 0; k < node->n_inputs; ++k) {
             int j = node->inputs[k];
             if (j < e->stop_node || !e->needs_grad[j]) continue;
             int sj = e->gstorage[j];
-            if (!assigned[sj]) assigned[sj] = gm_take_gbuffer(in_use, gm_node_floats(e, sj), sizes, &n_sizes) + 1;
+            if (!assigned[sj]) assigned[sj] = gm_engine_take_buffer(in_use, gm_node_floats(e, sj), sizes, &n_sizes) + 1;
         }
         if (group_end[s] == i) in_use[assigned[s] - 1] = 0;
     }

@@ -44,6 +44,8 @@ void gm_engine_free_backward(gm_engine *e);
 /* Marks forward values the backward reads (activation outputs, pooling inputs) as kept. */
 void gm_engine_mark_backward_needs(const gm_graph *g, int seed, int stop, int *kept);
 gm_tensor gm_engine_value_tensor(const gm_engine *e, int i);
+/* Buffer pool used by both arenas' planning: index of a free buffer of at least `floats`. */
+int gm_engine_take_buffer(int *in_use, size_t floats, size_t *sizes, int *n_sizes);
 
 #endif
 

@@ -181,6 +181,8 @@ static gm_status gm_results_open_impl(gm_results *r, const gm_results_spec *spec
     if (flock(r->journal_fd, LOCK_EX | LOCK_NB) != 0)
         return gm_error(GM_ERR_IO, "%s: another gradmap run is writing to this directory (%s is locked)", r->dir,
                         r->journal_path);
+    /* The journal's directory entry must survive a power cut as surely as what it will hold. */
+    if (!r->no_fsync) GM_TRY(gm_sync_dir(r->dir));
     struct stat st;
     int exists = stat(r->h5_path, &st) == 0;
     if (exists && !resume)

@@ -105,6 +105,6 @@ gm_status gm_cpu_conv2d_fwd(gm_backend *be, gm_layer_weights *w, const gm_tensor
                         d->cout, y->n, y->h, y->w, y->c);
     gm_cpu_backend *cb = gm_cpu_cast(be);
     gm_cpu_prim_entry *e = NULL;
-    GM_TRY(gm_cpu_weights_primitive(cb, w, x->n, x->h, x->w, gm_cpu_conv_build, &e));
+    GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_FORWARD, x->n, x->h, x->w, gm_cpu_conv_build, &e));
     return gm_cpu_weights_execute(cb, w, e, x->data, y->data, (size_t)y->n * (size_t)oh * (size_t)ow, d->cout);
 }

@@ -1,6 +1,6 @@
 /* cpu_conv_bwd.c — Conv2D backward-data on the CPU backend: oneDNN convolution_backward_data
  * (direct algorithm, as the forward), with its primitive cached per batch size inside the layer's
- * prepared weights (cpu_weights_bwd.c). No weight gradient is computed.
+ * prepared weights (cpu_weights.c). No weight gradient is computed.
  * Layouts: dy is N x OH x OW x Cout and dx is N x H x W x Cin, plain NHWC (oneDNN tag nhwc); the
  * weights are the layer's prepared copy (Keras HWIO reordered once, shared with the forward when
  * oneDNN's backward kernels accept the forward's format).
@@ -72,6 +72,6 @@ gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_t
     if (dx->data == dy->data) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d_bwd_data: dx and dy must not alias");
     gm_cpu_backend *cb = gm_cpu_cast(be);
     gm_cpu_prim_entry *e = NULL;
-    GM_TRY(gm_cpu_weights_bwd_primitive(cb, w, dx->n, dx->h, dx->w, gm_cpu_conv_bwd_build, &e));
+    GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_BACKWARD_DATA, dx->n, dx->h, dx->w, gm_cpu_conv_bwd_build, &e));
     return gm_cpu_weights_bwd_execute(cb, w, e, dy->data, dx->data);
 }

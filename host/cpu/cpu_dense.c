@@ -80,6 +80,6 @@ gm_status gm_cpu_dense_fwd(gm_backend *be, gm_layer_weights *w, const gm_tensor 
                         d->in, d->out, x->n, x->h, x->w, x->c, in, d->in, y->n, y->h, y->w, y->c, out, d->out);
     gm_cpu_backend *cb = gm_cpu_cast(be);
     gm_cpu_prim_entry *e = NULL;
-    GM_TRY(gm_cpu_weights_primitive(cb, w, x->n, 1, 1, gm_cpu_dense_build, &e));
+    GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_FORWARD, x->n, 1, 1, gm_cpu_dense_build, &e));
     return gm_cpu_weights_execute(cb, w, e, x->data, y->data, (size_t)y->n, d->out);
 }

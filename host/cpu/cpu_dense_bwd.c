@@ -1,5 +1,5 @@
 /* cpu_dense_bwd.c — Dense backward-data on the CPU backend: oneDNN inner_product_backward_data,
- * its primitive cached per batch size inside the layer's prepared weights (cpu_weights_bwd.c), on
+ * its primitive cached per batch size inside the layer's prepared weights (cpu_weights.c), on
  * the same prepared copy of the kernel as the forward whenever oneDNN accepts its format (the
  * Keras IO copy itself is dropped after the first reorder, so it is not available for a GEMM).
  * Layouts: dy is N x out (tag nc; any h*w*c == out accepted, as the forward's y); dx is N x in,
@@ -54,6 +54,6 @@ gm_status gm_cpu_dense_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_te
     if (dx->data == dy->data) return gm_error(GM_ERR_INVALID_ARG, "cpu dense_bwd_data: dx and dy must not alias");
     gm_cpu_backend *cb = gm_cpu_cast(be);
     gm_cpu_prim_entry *e = NULL;
-    GM_TRY(gm_cpu_weights_bwd_primitive(cb, w, dx->n, 1, 1, gm_cpu_dense_bwd_build, &e));
+    GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_BACKWARD_DATA, dx->n, 1, 1, gm_cpu_dense_bwd_build, &e));
     return gm_cpu_weights_bwd_execute(cb, w, e, dy->data, dx->data);
 }

@@ -75,7 +75,7 @@ typedef struct gm_cpu_prim_entry {
     dnnl_primitive_t prim; /* NULL = free slot */
     uint64_t last_use;
     int n, h, w;            /* key: input shape (dense: h = w = 1, the row length is fixed) */
-    /* n < 0: a backward-data primitive for batch -n (cpu_weights_bwd.c); the forward lookup
+    /* n < 0: a backward-data primitive for batch -n (see gm_cpu_weights_primitive); the forward lookup
      * matches positive n only. For it, src is diff_dst (dy) and dst is diff_src (dx). */
     int format;             /* index into gm_layer_weights.formats */
     dnnl_memory_t src, dst; /* no buffer of their own; handles set per call */
@@ -111,7 +111,8 @@ gm_status gm_cpu_weights_new(gm_cpu_backend *cb, gm_cpu_layer_kind kind, const d
 void gm_cpu_weights_free(gm_backend *be, gm_layer_weights **w);
 /* Returns the cached primitive for this input shape, creating it (and reordering the weights
  * into its format when no cached format matches) on first use. */
-gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, int n, int h, int wd,
+typedef enum gm_cpu_pass { GM_CPU_FORWARD = 0, GM_CPU_BACKWARD_DATA } gm_cpu_pass;
+gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_pass pass, int n, int h, int wd,
                                    gm_cpu_pd_builder build, gm_cpu_prim_entry **out);
 /* Runs the entry's primitive on x -> y (both plain host memory), then the activation loop when
  * the activation could not be fused. `rows` x `cols` is y viewed as a matrix over its last axis. */
@@ -153,10 +154,8 @@ gm_status gm_cpu_add(gm_backend *be, const gm_tensor *a, const gm_tensor *b, gm_
 gm_status gm_cpu_zero_pad_fwd(gm_backend *be, int top, int bottom, int left, int right, const gm_tensor *x,
                               gm_tensor *y);
 
-/* cpu_weights_bwd.c: backward-data primitives of prepared layers, cached per dx shape in the
+/* Backward-data primitives of prepared layers (cpu_weights.c), cached per dx shape in the
  * layer's entries (key n = -batch) and sharing its weights formats; execute reads dy, writes dx. */
-gm_status gm_cpu_weights_bwd_primitive(gm_cpu_backend *cb, gm_layer_weights *w, int n, int h, int wd,
-                                       gm_cpu_pd_builder build, gm_cpu_prim_entry **out);
 gm_status gm_cpu_weights_bwd_execute(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_prim_entry *e, const float *dy,
                                      float *dx);
 

@@ -197,12 +197,17 @@ static gm_status gm_cpu_weights_format(gm_cpu_backend *cb, gm_layer_weights *w, 
     return GM_OK;
 }
 
-gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, int n, int h, int wd,
+/* Backward-data entries share the layer's slots, keyed with n = -batch so that the forward lookup
+ * (positive batch sizes) never returns one; they share the LRU clock, the weights `formats` (the
+ * in-use accounting below protects a format under any cached primitive) and gm_cpu_weights_free.
+ * A backward entry's `src` memory is dy (diff_dst) and its `dst` memory dx (diff_src). */
+gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_pass pass, int n, int h, int wd,
                                    gm_cpu_pd_builder build, gm_cpu_prim_entry **out) {
+    const int key = pass == GM_CPU_BACKWARD_DATA ? -n : n;
     gm_cpu_prim_entry *slot = NULL;
     for (int i = 0; i < GM_CPU_PRIM_SLOTS; ++i) {
         gm_cpu_prim_entry *e = &w->entries[i];
-        if (e->prim && e->n == n && e->h == h && e->w == wd) {
+        if (e->prim && e->n == key && e->h == h && e->w == wd) {
             e->last_use = ++w->clock;
             *out = e;
             return GM_OK;
@@ -229,11 +234,13 @@ gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, int 
     }
     if (!pd) GM_TRY(build(cb, w, n, h, wd, NULL, &pd));
     gm_status st = GM_OK;
+    const int bwd = pass == GM_CPU_BACKWARD_DATA;
     const dnnl_memory_desc_t *wmd = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
-    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, dnnl_query_src_md, 0);
-    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, dnnl_query_dst_md, 0);
+    const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(pd, bwd ? dnnl_query_diff_dst_md : dnnl_query_src_md, 0);
+    const dnnl_memory_desc_t *dmd = dnnl_primitive_desc_query_md(pd, bwd ? dnnl_query_diff_src_md : dnnl_query_dst_md, 0);
     if (!wmd || !smd || !dmd) {
-        st = gm_error(GM_ERR_BACKEND, "cpu weights: primitive descriptor has no src/weights/dst descriptor");
+        st = gm_error(GM_ERR_BACKEND, "cpu weights: primitive descriptor has no %s/weights/%s descriptor",
+                      bwd ? "diff_dst" : "src", bwd ? "diff_src" : "dst");
         goto fail;
     }
     st = gm_cpu_weights_format(cb, w, wmd, &slot->format);
@@ -242,7 +249,7 @@ gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, int 
     GM_DNNL_GOTO(dnnl_memory_create(&slot->dst, dmd, cb->engine, DNNL_MEMORY_NONE), st, fail);
     GM_DNNL_GOTO(dnnl_primitive_create(&slot->prim, pd), st, fail);
     dnnl_primitive_desc_destroy(pd);
-    slot->n = n;
+    slot->n = key;
     slot->h = h;
     slot->w = wd;
     slot->last_use = ++w->clock;
@@ -294,4 +301,20 @@ void gm_cpu_weights_stats(const gm_layer_weights *w, int *cached, long *created,
     if (cached) *cached = count;
     if (created) *created = w->primitives_created;
     if (reorders) *reorders = w->reorders_done;
+}
+
+gm_status gm_cpu_weights_bwd_execute(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_prim_entry *e, const float *dy,
+                                     float *dx) {
+    /* oneDNN only reads DNNL_ARG_DIFF_DST; its API has no const handles. */
+    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->src, (void *)(uintptr_t)dy));
+    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->dst, dx));
+    dnnl_exec_arg_t args[3] = {
+        {DNNL_ARG_DIFF_DST, e->src},
+        {DNNL_ARG_WEIGHTS, w->formats[e->format]},
+        {DNNL_ARG_DIFF_SRC, e->dst},
+    };
+    GM_DNNL_TRY(dnnl_primitive_execute(e->prim, cb->stream, 3, args));
+    /* Callers read dx on return, whatever the runtime's execution model. */
+    GM_DNNL_TRY(dnnl_stream_wait(cb->stream));
+    return GM_OK;
 }

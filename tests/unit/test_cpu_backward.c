@@ -1,6 +1,6 @@
 /* test_cpu_backward.c — the CPU backend's backward-data ops of the layers with weights:
  * conv2d_bwd_data and dense_bwd_data (host/cpu/cpu_conv_bwd.c, cpu_dense_bwd.c,
- * cpu_weights_bwd.c), each checked (a) against a naive double-precision transpose written here
+ * cpu_weights.c), each checked (a) against a naive double-precision transpose written here
  * and (b) against central finite differences of the backend's own fp32 forward op, with the loss
  * L = sum(w * y) for random w, so dL/dx = bwd(w). A fused ReLU is differentiated as the engine
  * does it: activation_bwd from the stored output y, then the layer's backward-data.

@@ -23,19 +23,32 @@
 #define CP_BEFORE 8 /* rows committed before the child starts (phase A) */
 #define CP_UPTO 20  /* rows the child would reach */
 #define CP_MAX_POINTS 400
+/* Every crash point in a normal build; under AddressSanitizer (slow process start) every 4th. */
+#if defined(__SANITIZE_ADDRESS__)
+#define CP_STRIDE 4
+#else
+#define CP_STRIDE 1
+#endif
 
 /* Runs `exe --append DIR MODEL UPTO BATCH` under strace with SIGKILL injected on the n-th call of
  * `syscall` (n = 0: no injection). Returns 1 when the child completed, 0 when killed, -1 otherwise. */
 static int cp_run(const char *exe, const char *syscall, int n, const char *dir, const char *model, long long upto) {
     char trace[64], inject[128], upto_s[32], batch_s[32];
     snprintf(trace, sizeof trace, "trace=%s", syscall);
-    snprintf(inject, sizeof inject, "inject=%s:signal=SIGKILL:when=%d", syscall, n > 0 ? n : 1000000000);
+    snprintf(inject, sizeof inject, "inject=%s:signal=SIGKILL:when=%d", syscall, n > 0 ? n : 65535);
     snprintf(upto_s, sizeof upto_s, "%lld", upto);
     snprintf(batch_s, sizeof batch_s, "%d", CP_BATCH);
     pid_t pid = fork();
     if (pid == 0) {
-        execlp("strace", "strace", "-o", "/dev/null", "-qq", "-e", trace, "-e", inject, exe, "--append", dir,
-               model, upto_s, batch_s, (char *)NULL);
+        /* LeakSanitizer cannot run under ptrace; the traced child skips it (this process does not). */
+        const char *asan = getenv("ASAN_OPTIONS");
+        char opts[1024];
+        snprintf(opts, sizeof opts, "%s%sdetect_leaks=0", asan ? asan : "", asan && asan[0] ? ":" : "");
+        setenv("ASAN_OPTIONS", opts, 1);
+        /* Not -f: the probe child the writer may fork is not counted. (--seccomp-bpf would be
+         * faster, but strace 6.1 then ignores the injection.) */
+        execlp("strace", "strace", "-o", "/dev/null", "-qq", "-e", trace, "-e", inject, exe, "--append", dir, model,
+               upto_s, batch_s, (char *)NULL);
         _exit(127);
     }
     int status = 0;
@@ -138,7 +151,7 @@ int main(int argc, char **argv) {
         for (size_t s = 0; s < sizeof calls / sizeof calls[0]; ++s) {
             cp_tally t = {0};
             int completed = 0, broken = 0;
-            for (int n = 1; n <= CP_MAX_POINTS && !completed && !broken; ++n) {
+            for (int n = 1; n <= CP_MAX_POINTS && !completed && !broken; n += CP_STRIDE) {
                 if (phase == 0) cp_restore(pristine, dir);
                 else fx_rm_rf(dir);
                 int rc = cp_run(exe, calls[s], n, dir, model, upto);
@@ -150,9 +163,10 @@ int main(int argc, char **argv) {
                 }
             }
             gm_test_check(&c, completed && !broken && t.bad_count == 0 && t.bad_rows == 0 && t.bad_finish == 0,
-                          "%s: SIGKILL at each of %d %s calls: every resume finds a committed prefix with exact rows "
-                          "and finishes to the uninterrupted run (%d left a journal to replay)",
-                          phase == 0 ? "appending 3 batches" : "creating a run", t.points, calls[s], t.journal_left);
+                          "%s: SIGKILL at %d crash points (every %s call%s): every resume finds a committed prefix "
+                          "with exact rows and finishes to the uninterrupted run (%d left a journal to replay)",
+                          phase == 0 ? "appending 3 batches" : "creating a run", t.points, calls[s],
+                          CP_STRIDE == 1 ? "" : ", 1 in 4 under ASan", t.journal_left);
         }
     }
     fx_rm_rf(base);
