@@ -42,9 +42,15 @@
  * journal (a kill during step 3) and ignores an incomplete one (a kill before step 2 ended), so
  * results.h5 always comes back in the state of the last committed batch. summary.csv is written
  * and fsync'd before the batch commits and is cut back to summary_csv_bytes on resume (rebuilt
- * from results.h5 if it is shorter). The file is a plain HDF5 file (any reader opens it between
- * batches); only while results.h5.journal is non-empty must gradmap reopen the directory first.
- * The journal is locked (flock) while a writer is open: two runs cannot share one DIR. */
+ * from results.h5 if it is shorter). results.h5 is a plain HDF5 file (default driver and format,
+ * readable by HDF5 1.8+ and h5py); a reader opening it while a writer runs may catch a commit half
+ * applied, and after a crash that left results.h5.journal non-empty, resume must run first. The
+ * journal is locked (flock) while a writer is open: two runs cannot share one DIR.
+ * Why not HDF5's SWMR mode: it forbids variable-length strings in datasets being appended, leaves
+ * a crashed file flagged "open for writing" (h5clear needed), and promises readers a consistent
+ * view, not a writer that recovers. Proof: tests/unit/test_results_kill.c (seeded random SIGKILLs,
+ * staged crash windows, disk full) and test_results_crashpoints.c (SIGKILL at every pwrite,
+ * ftruncate, fsync and rename of a batch commit and of a run's creation). */
 #ifndef GM_RESULTS_H
 #define GM_RESULTS_H
 

@@ -3,7 +3,10 @@
  * plain HDF5, failed items as fill values plus /errors records, summary.csv byte for byte (quoting),
  * resume (done set, refusal of a different method list / map shape / top-k / model, no overwrite
  * without resume, a run finished in pieces equals one uninterrupted run, summary.csv cut back or
- * rebuilt), a second writer locked out, unwritable and foreign or corrupt DIR contents. */
+ * rebuilt), a second writer locked out, unwritable and foreign or corrupt DIR contents.
+ * Damaged files are first read in a child process (host/results_probe.c); HDF5 1.10 faults on some
+ * (global-heap reads behind variable-length strings), and under AddressSanitizer those children
+ * print their own reports to stderr: expected, and counted below as "faults contained". */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
