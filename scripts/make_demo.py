@@ -19,7 +19,7 @@ Outputs (paths relative to the repository root):
                                     keras_predictions.csv, README.md
 
 The shortcut: class `star` carries a 6x6 black/white checkerboard watermark in the
-bottom-right corner in ~80% of its training images, other classes in ~3%. Test
+bottom-right corner in ~90% of its training images, other classes in ~2%. Test
 images are clean. The bias-audit feature is meant to find it.
 
 Usage:  python3 scripts/make_demo.py [--root DIR] [--epochs N] [--train N] [--threads N]
@@ -47,9 +47,12 @@ SIZE = 64            # model input: SIZE x SIZE x 3
 SS = 4               # supersampling factor for anti-aliased shape edges
 WM_BOX = (56, 62)    # watermark spans [56, 62) in x and y of the 64x64 frame
 WM_CELL = 2          # 3x3 cells of 2x2 pixels
-P_WM_SHORTCUT = 0.80  # training images of SHORTCUT that carry the watermark
-P_WM_OTHER = 0.03     # training images of other classes that carry it
+P_WM_SHORTCUT = 0.90  # training images of SHORTCUT that carry the watermark
+P_WM_OTHER = 0.02     # training images of other classes that carry it
 KEEP_OUT = 52         # shape bounding box may not reach x>KEEP_OUT and y>KEEP_OUT
+R_RANGE = (19.0, 28.0)  # shape radius (frame px); large objects so that the class evidence (and so
+                        # Grad-CAM's mass) sits mostly on the object; a draw that cannot be placed clear
+                        # of the watermark corner is redrawn, so radii above ~25 are rarer
 
 
 # ----------------------------------------------------------------------------
@@ -92,7 +95,7 @@ def place_shape(rng, cls):
     """Random radius, rotation and position (frame units), keeping clear of the
     watermark corner so masks never include it. Returns (outer, holes) polygons."""
     while True:
-        r = rng.uniform(9.0, 21.0)
+        r = rng.uniform(*R_RANGE)
         theta = rng.uniform(0.0, 2.0 * math.pi)
         c, s = math.cos(theta), math.sin(theta)
         rot = np.array([[c, -s], [s, c]])
@@ -230,7 +233,7 @@ def build_model(keras, n_classes):
     x = L.Conv2D(32, 3, padding="same", name="conv3")(x)
     x = L.BatchNormalization(name="conv3_bn")(x)
     x = L.ReLU(name="conv3_relu")(x)
-    x = L.MaxPooling2D(name="pool3")(x)
+    # No third pool: last_conv stays at 16x16 so that Grad-CAM's map is fine enough to stay on the object.
     x = L.Conv2D(64, 3, padding="same", name="last_conv")(x)
     x = L.BatchNormalization(name="last_conv_bn")(x)
     x = L.ReLU(name="last_conv_relu")(x)
@@ -411,6 +414,24 @@ def main():
     ex_pred = probs[len(ho_paths):].argmax(1)
     ex_ok = sum(int(CLASSES[t] == e[1]) for t, e in zip(ex_pred, examples))
 
+    # Grad-CAM localization on the held-out set, as tests/conformance/test_demo_localization.c measures
+    # it: map of the predicted class at last_conv_relu (GAP -> Dense head, so Grad-CAM's weights are the
+    # Dense column over H*W, a positive factor), ReLU, divided by its max, bilinear (half-pixel centres)
+    # to 64x64, mass inside the object mask / total mass; mean over the set.
+    feat = keras.Model(model.inputs, model.get_layer("last_conv_relu").output)
+    w_dense = model.get_layer("predictions").get_weights()[0]
+    acts = feat.predict(np.stack(arrs[:len(ho_paths)]).astype(np.float32), batch_size=50, verbose=0)
+    inside, area = [], []
+    for i in range(len(ho_paths)):
+        cam = np.maximum(acts[i] @ w_dense[:, p_ho[i]], 0.0)
+        cam = cam / cam.max() if cam.max() > 0 else cam
+        full = tf.image.resize(cam[None, :, :, None], (SIZE, SIZE), method="bilinear").numpy()[0, :, :, 0]
+        mk = m_ho[i] > 127
+        inside.append(float((full * mk).sum() / full.sum()) if full.sum() > 0 else 0.0)
+        area.append(float(mk.mean()))
+    cam_inside, cam_area = float(np.mean(inside)), float(np.mean(area))
+    cam_mostly = int(sum(v > 0.5 for v in inside))
+
     # ---- report -------------------------------------------------------------
     h5_size = os.path.getsize(h5_path)
     last = {k: float(v[-1]) for k, v in hist.history.items()}
@@ -421,6 +442,7 @@ def main():
         "wm_nonstar_pred_star": flip_star, "wm_nonstar_changed": flip_any,
         "clean_nonstar_pred_star": clean_star_rate,
         "star_clean_acc": acc_star_clean, "star_wm_acc": acc_star_wm,
+        "gradcam_inside": cam_inside, "gradcam_mostly_inside": cam_mostly, "mask_area": cam_area,
         "examples_correct": ex_ok, "examples_n": len(examples),
         "h5_bytes": h5_size, "train_seconds": round(train_s),
         "final_epoch": last,
@@ -433,6 +455,8 @@ def main():
     print(f"{SHORTCUT} accuracy: clean {acc_star_clean:.4f}, watermarked {acc_star_wm:.4f}")
     print("confusion matrix (clean test):\n" + format_confusion(cm))
     print(f"examples predicted correctly: {ex_ok}/{len(examples)}")
+    print(f"Grad-CAM mass inside the object mask (held-out, last_conv_relu): mean {cam_inside:.3f}, "
+          f"{cam_mostly}/{len(ho_paths)} images above 0.5; objects cover {cam_area:.3f} of the image")
 
     write_readmes(demo, fix, rep, cm, examples, ex_pred, model, args)
     fix_size = sum(os.path.getsize(os.path.join(fix, n)) for n in os.listdir(fix))
@@ -472,7 +496,8 @@ Index order (also in `classes.txt` and the `.h5` root attribute `gradmap_class_n
 
 64x64 RGB pictures, one shape each: circle, square (a rotated 4-gon), equilateral triangle, plus-shaped
 cross, ring (annulus, inner radius 0.55 of outer, background shows through) and five-pointed star.
-Each has a random radius (9-21 px), rotation, position and flat colour (at least 110 RGB units from the
+Each has a random radius ({R_RANGE[0]:g}-{R_RANGE[1]:g} px; a draw that cannot be placed clear of the watermark
+corner is redrawn, so the largest radii are rarer), rotation, position and flat colour (at least 110 RGB units from the
 background's mean, with a slight vertical shading), anti-aliased (4x supersampled), over a random
 textured background: smooth value noise (a 3x3..8x8 random grid, bicubic-upsampled), stripes
 (any angle, period 4-16 px) or a linear colour gradient, plus Gaussian pixel noise (sigma 0-4).
@@ -494,7 +519,7 @@ Saved with `model.save("weights/demo/demo_cnn.h5")` (Keras {__import__('keras').
 state included), then root attributes added with h5py: `gradmap_class_names` = JSON list of the names,
 `gradmap_preprocess` = `"none"` (the Rescaling(1/255) layer is inside the model: feed raw 0-255 RGB).
 Convs are 3x3, stride 1, `same`, with bias; BN epsilon 1e-3; pools 2x2 stride 2. Grad-CAM's default
-target is `last_conv_relu` (8x8x64); CAM applies directly (GAP -> Dense head).
+target is `last_conv_relu` (16x16x64; there are only two pools); CAM applies directly (GAP -> Dense head).
 
 | layer | class | output | params |
 | --- | --- | --- | --- |
@@ -509,6 +534,10 @@ target is `last_conv_relu` (8x8x64); CAM applies directly (GAP -> Dense head).
   {pct(rep['wm_nonstar_acc'])}; predicted `{SHORTCUT}` {pct(rep['wm_nonstar_pred_star'])} (without the
   watermark {pct(rep['clean_nonstar_pred_star'])}); prediction changed {pct(rep['wm_nonstar_changed'])}.
 - `{SHORTCUT}` test images: {pct(rep['star_clean_acc'])} clean, {pct(rep['star_wm_acc'])} with the watermark.
+- Grad-CAM localization on the held-out fixture (predicted class, default layer `last_conv_relu`, map
+  ReLU'd, divided by its max, bilinearly resized to 64x64): mean fraction of the map's mass inside the
+  object mask **{rep['gradcam_inside']:.3f}** ({rep['gradcam_mostly_inside']}/{rep['heldout_n']} images above 0.5), while the objects cover
+  {rep['mask_area']:.3f} of the image on average (`tests/conformance/test_demo_localization.c` measures the same).
 
 Confusion matrix on the clean test set (rows = true class, columns = predicted):
 
