@@ -168,3 +168,28 @@ int gm_test_summary(const gm_test_counts *c) {
     printf("%d passed, %d failed\n", c->passed, c->failed);
     return (c->failed == 0 && c->passed > 0) ? 0 : 1;
 }
+
+gm_tensor gm_test_backend_tensor(gm_backend *be, int n, int h, int w, int c, const float *host) {
+    gm_tensor t = {NULL, n, h, w, c};
+    void *p = NULL;
+    size_t bytes = gm_tensor_count(&t) * sizeof(float);
+    if (be->ops->alloc(be, bytes, &p) != GM_OK) {
+        fprintf(stderr, "alloc failed: %s\n", gm_last_error());
+        exit(2);
+    }
+    t.data = p;
+    if (host) be->ops->upload(be, t.data, host, bytes);
+    else memset(t.data, 0xff, bytes);
+    return t;
+}
+
+float *gm_test_backend_to_host(gm_backend *be, const gm_tensor *t) {
+    size_t n = gm_tensor_count(t);
+    float *h = malloc((n ? n : 1) * sizeof *h);
+    if (!h) {
+        fprintf(stderr, "out of memory\n");
+        exit(2);
+    }
+    be->ops->download(be, h, t->data, n * sizeof *h);
+    return h;
+}

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/backend.h"
+
 typedef struct gm_test_rng { uint64_t state; } gm_test_rng;
 
 void gm_test_rng_seed(gm_test_rng *r, uint64_t seed);
@@ -33,6 +35,12 @@ int32_t *gm_test_h5_read_ints(const char *file, const char *dataset, int *rank, 
 /* Reads a string attribute (fixed or variable length) of `object` ("/" for root) into a malloc'd
  * string, or NULL when absent. */
 char *gm_test_h5_read_string_attr(const char *file, const char *object, const char *attr);
+
+/* A backend tensor holding a copy of host data, or the NaN byte pattern when host == NULL (an op
+ * that leaves outputs unwritten then fails every comparison). Exits the test on allocation failure. */
+gm_tensor gm_test_backend_tensor(gm_backend *be, int n, int h, int w, int c, const float *host);
+/* A malloc'd host copy of a backend tensor. */
+float *gm_test_backend_to_host(gm_backend *be, const gm_tensor *t);
 
 /* Counters printed by gm_test_summary(); gm_test_check records one assertion. */
 typedef struct gm_test_counts { int passed, failed; } gm_test_counts;

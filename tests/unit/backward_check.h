@@ -29,25 +29,10 @@ static inline void *bc_malloc(size_t bytes) {
 /* A backend tensor holding a copy of host data, or the NaN pattern when host == NULL (an op
  * that leaves outputs unwritten then fails every comparison). */
 static inline gm_tensor bc_tensor(gm_backend *be, int n, int h, int w, int c, const float *host) {
-    gm_tensor t = {NULL, n, h, w, c};
-    void *p = NULL;
-    size_t bytes = gm_tensor_count(&t) * sizeof(float);
-    if (be->ops->alloc(be, bytes, &p) != GM_OK) {
-        fprintf(stderr, "alloc failed: %s\n", gm_last_error());
-        exit(2);
-    }
-    t.data = p;
-    if (host) be->ops->upload(be, t.data, host, bytes);
-    else memset(t.data, 0xff, bytes);
-    return t;
+    return gm_test_backend_tensor(be, n, h, w, c, host);
 }
 
-static inline float *bc_download(gm_backend *be, const gm_tensor *t) {
-    size_t n = gm_tensor_count(t);
-    float *h = bc_malloc(n * sizeof *h);
-    be->ops->download(be, h, t->data, n * sizeof *h);
-    return h;
-}
+static inline float *bc_download(gm_backend *be, const gm_tensor *t) { return gm_test_backend_to_host(be, t); }
 
 static inline void bc_free(gm_backend *be, gm_tensor *t) {
     void *p = t->data;

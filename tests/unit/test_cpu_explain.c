@@ -56,25 +56,10 @@ static void *xmalloc(size_t bytes) {
 static size_t count_of(shape s) { return (size_t)s.n * s.h * s.w * s.c; }
 
 static gm_tensor dev_tensor(int n, int h, int w, int c, const float *host) {
-    gm_tensor t = {NULL, n, h, w, c};
-    void *p = NULL;
-    size_t bytes = gm_tensor_count(&t) * sizeof(float);
-    if (be->ops->alloc(be, bytes, &p) != GM_OK) {
-        fprintf(stderr, "alloc failed: %s\n", gm_last_error());
-        exit(2);
-    }
-    t.data = p;
-    if (host) be->ops->upload(be, t.data, host, bytes);
-    else memset(t.data, 0xff, bytes); /* NaN pattern: an op that leaves values unwritten fails */
-    return t;
+    return gm_test_backend_tensor(be, n, h, w, c, host);
 }
 
-static float *to_host(const gm_tensor *t) {
-    size_t n = gm_tensor_count(t);
-    float *h = xmalloc(n * sizeof *h);
-    be->ops->download(be, h, t->data, n * sizeof *h);
-    return h;
-}
+static float *to_host(const gm_tensor *t) { return gm_test_backend_to_host(be, t); }
 
 static void dev_free(gm_tensor *t) {
     void *p = t->data;

@@ -44,26 +44,10 @@ static float *rand_floats(size_t n, float lo, float hi) {
 
 /* A backend tensor holding a copy of host data (or uninitialised when host == NULL). */
 static gm_tensor dev_tensor(int n, int h, int w, int c, const float *host) {
-    gm_tensor t = {NULL, n, h, w, c};
-    void *p = NULL;
-    size_t bytes = gm_tensor_count(&t) * sizeof(float);
-    if (be->ops->alloc(be, bytes, &p) != GM_OK) {
-        fprintf(stderr, "alloc failed: %s\n", gm_last_error());
-        exit(2);
-    }
-    t.data = p;
-    if (host) be->ops->upload(be, t.data, host, bytes);
-    else memset(t.data, 0xff, bytes); /* NaN pattern: an op that leaves values unwritten fails */
-    return t;
+    return gm_test_backend_tensor(be, n, h, w, c, host);
 }
 
-static float *to_host(const gm_tensor *t) {
-    size_t n = gm_tensor_count(t);
-    float *h = malloc(n * sizeof *h);
-    if (!h) exit(2);
-    be->ops->download(be, h, t->data, n * sizeof *h);
-    return h;
-}
+static float *to_host(const gm_tensor *t) { return gm_test_backend_to_host(be, t); }
 
 static void dev_free(gm_tensor *t) {
     void *p = t->data;
