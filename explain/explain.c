@@ -146,7 +146,10 @@ static gm_status gm_explainer_alloc(gm_explainer *x) {
     x->h_weights = malloc((size_t)B * (x->t_c + 1) * sizeof(float));
     x->h_grad = malloc((size_t)B * in_size * sizeof(float));
     x->row_cls = malloc((size_t)B * sizeof(int));
-    if (!x->logits || !x->probs || !x->targets || !x->h_map || !x->h_weights || !x->h_grad || !x->row_cls)
+    x->row_image = malloc((size_t)B * sizeof(int));
+    x->row_weight = malloc((size_t)B * sizeof(double));
+    if (!x->logits || !x->probs || !x->targets || !x->h_map || !x->h_weights || !x->h_grad || !x->row_cls ||
+        !x->row_image || !x->row_weight)
         return gm_error(GM_ERR_NOMEM, "out of memory for the explainer (batch %d)", B);
     for (int m = 0; m < GM_METHOD_COUNT; ++m) {
         if (!gm_explain_wants(x, (gm_method)m)) continue;
@@ -158,7 +161,8 @@ static gm_status gm_explainer_alloc(gm_explainer *x) {
     if (gm_explain_wants(x, GM_METHOD_SMOOTHGRAD) || gm_explain_wants(x, GM_METHOD_INTGRAD)) {
         x->acc = malloc((size_t)B * in_size * sizeof(double));
         x->rows = malloc((size_t)B * in_size * sizeof(float));
-        if (!x->acc || !x->rows) return gm_error(GM_ERR_NOMEM, "out of memory for SmoothGrad/IG rows");
+        x->baselines = malloc((size_t)B * in_size * sizeof(float));
+        if (!x->acc || !x->rows || !x->baselines) return gm_error(GM_ERR_NOMEM, "out of memory for SmoothGrad/IG rows");
     }
     GM_TRY(be->ops->alloc(be, (size_t)B * map_max * sizeof(float), (void **)&x->d_map));
     GM_TRY(be->ops->alloc(be, (size_t)B * (x->t_c + 1) * sizeof(float), (void **)&x->d_weights));
@@ -224,7 +228,10 @@ void gm_explainer_free(gm_explainer **px) {
     free(x->h_grad);
     free(x->acc);
     free(x->rows);
+    free(x->baselines);
     free(x->row_cls);
+    free(x->row_image);
+    free(x->row_weight);
     free(x);
     *px = NULL;
 }

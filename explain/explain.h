@@ -91,6 +91,10 @@ typedef struct gm_explain_batch {
  * steps are chunked into max_batch rows internally. */
 gm_status gm_explainer_run(gm_explainer *x, const float *input, int n, const int *classes, gm_explain_batch *out);
 
+/* Indices of the k largest of n scores, largest first (ties: the lower index), into idx[k]. Used
+ * for target classes, recorded predictions and `gradmap predict`. */
+void gm_top_k(const float *scores, int n, int k, int *idx);
+
 /* The engine's counters (tests prove the single pass and the truncated backward with them). */
 struct gm_engine_stats;
 const struct gm_engine_stats *gm_explainer_stats(const gm_explainer *x);

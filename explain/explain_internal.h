@@ -27,7 +27,9 @@ struct gm_explainer {
     float *h_map, *h_weights, *h_grad; /* host staging of the same sizes (h_grad: input-sized) */
     double *acc;             /* SmoothGrad / IG accumulator, max_batch x H x W x C */
     float *rows;             /* SmoothGrad / IG input rows, max_batch x H x W x C */
-    int *row_cls;
+    float *baselines;        /* IG baselines of the batch's images, max_batch x H x W x C */
+    int *row_cls, *row_image; /* per row: target class, image it belongs to */
+    double *row_weight;      /* per row: weight of its gradient in the image's sum */
 };
 
 int gm_explain_wants(const gm_explainer *x, gm_method m);

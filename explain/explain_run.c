@@ -16,21 +16,15 @@ void gm_explain_scatter(gm_explainer *x, gm_method m, int n, int k, const float 
         memcpy(x->maps[m] + ((size_t)i * K + k) * hw, src + (size_t)i * hw, (size_t)hw * sizeof(float));
 }
 
-/* Indices of the K largest scores per image, largest first (ties: lower index). */
-static void gm_pick_targets(gm_explainer *x, int n) {
-    int C = x->n_classes, K = x->cfg.n_targets;
-    for (int i = 0; i < n; ++i) {
-        const float *p = x->logits + (size_t)i * C;
-        int *t = x->targets + (size_t)i * K;
-        for (int r = 0; r < K; ++r) {
-            int best = -1;
-            for (int c = 0; c < C; ++c) {
-                int taken = 0;
-                for (int q = 0; q < r; ++q) taken |= t[q] == c;
-                if (!taken && (best < 0 || p[c] > p[best])) best = c;
-            }
-            t[r] = best;
+void gm_top_k(const float *scores, int n, int k, int *idx) {
+    for (int r = 0; r < k; ++r) {
+        int best = -1;
+        for (int c = 0; c < n; ++c) {
+            int taken = 0;
+            for (int q = 0; q < r; ++q) taken |= idx[q] == c;
+            if (!taken && (best < 0 || scores[c] > scores[best])) best = c;
         }
+        idx[r] = best;
     }
 }
 
@@ -215,7 +209,7 @@ gm_status gm_explainer_run(gm_explainer *x, const float *input, int n, const int
             x->targets[i] = classes[i];
         }
     } else {
-        gm_pick_targets(x, n);
+        for (int i = 0; i < n; ++i) gm_top_k(x->logits + (size_t)i * C, C, K, x->targets + (size_t)i * K);
     }
     if (gm_explain_wants(x, GM_METHOD_CAM)) GM_TRY(gm_cam_all_ranks(x, n));
     for (int k = 0; k < K; ++k) {

@@ -41,31 +41,40 @@ static void gm_gaussian_fill(uint64_t key, float *out, size_t n, float sigma, co
     }
 }
 
-/* Runs rows [0, count) through forward + plain backward and accumulates weight * gradient into
- * acc of the row's image. */
-static gm_status gm_run_rows(gm_explainer *x, int count, const int *row_image, const double *row_weight) {
+/* Runs the queued rows through forward + plain backward and adds row_weight * gradient into the
+ * accumulator of each row's image; empties the queue. */
+static gm_status gm_flush_rows(gm_explainer *x, int *count) {
+    if (*count == 0) return GM_OK;
     size_t in_size = (size_t)x->in_h * x->in_w * x->in_c;
-    GM_TRY(gm_engine_forward(x->engine, x->rows, count));
+    GM_TRY(gm_engine_forward(x->engine, x->rows, *count));
     GM_TRY(gm_engine_backward(x->engine, x->row_cls, 1.0f, GM_RELU_BWD_PLAIN));
     GM_TRY(gm_engine_read_grad(x->engine, 0, x->h_grad));
-    for (int r = 0; r < count; ++r) {
-        double *acc = x->acc + (size_t)row_image[r] * in_size;
+    for (int r = 0; r < *count; ++r) {
+        double *acc = x->acc + (size_t)x->row_image[r] * in_size;
         const float *grad = x->h_grad + (size_t)r * in_size;
-        for (size_t e = 0; e < in_size; ++e) acc[e] += row_weight[r] * grad[e];
+        for (size_t e = 0; e < in_size; ++e) acc[e] += x->row_weight[r] * grad[e];
     }
+    *count = 0;
     return GM_OK;
 }
 
-static void gm_blur(const float *src, float *dst, int H, int W, int C) {
+/* Queues the row just written at x->rows[*count] (image i, weight w); runs a full batch. */
+static gm_status gm_push_row(gm_explainer *x, int *count, int i, int k, double w) {
+    x->row_image[*count] = i;
+    x->row_weight[*count] = w;
+    x->row_cls[*count] = x->targets[(size_t)i * x->cfg.n_targets + k];
+    return ++*count == x->cfg.max_batch ? gm_flush_rows(x, count) : GM_OK;
+}
+
+static gm_status gm_blur(const float *src, float *dst, int H, int W, int C) {
     double sigma = (H > W ? H : W) / 16.0;
     int radius = (int)ceil(3.0 * sigma);
     double *kernel = malloc((size_t)(2 * radius + 1) * sizeof *kernel);
     float *tmp = malloc((size_t)H * W * C * sizeof *tmp);
     if (!kernel || !tmp) {
-        memcpy(dst, src, (size_t)H * W * C * sizeof *dst); /* degrade to no blur rather than fail */
         free(kernel);
         free(tmp);
-        return;
+        return gm_error(GM_ERR_NOMEM, "out of memory for the blurred IG baseline (%dx%d)", W, H);
     }
     double sum = 0.0;
     for (int k = -radius; k <= radius; ++k) sum += kernel[k + radius] = exp(-0.5 * k * k / (sigma * sigma));
@@ -88,40 +97,26 @@ static void gm_blur(const float *src, float *dst, int H, int W, int C) {
     }
     free(kernel);
     free(tmp);
+    return GM_OK;
 }
 
 static gm_status gm_smoothgrad(gm_explainer *x, const float *input, int n, int k) {
     size_t in_size = (size_t)x->in_h * x->in_w * x->in_c, hw = (size_t)x->in_h * x->in_w;
-    int S = x->cfg.sg_samples, B = x->cfg.max_batch, K = x->cfg.n_targets, C = x->in_c;
-    int *row_image = malloc((size_t)B * sizeof *row_image);
-    double *row_weight = malloc((size_t)B * sizeof *row_weight);
-    if (!row_image || !row_weight) {
-        free(row_image);
-        free(row_weight);
-        return gm_error(GM_ERR_NOMEM, "out of memory for SmoothGrad rows");
-    }
+    int S = x->cfg.sg_samples, K = x->cfg.n_targets, C = x->in_c, count = 0;
     memset(x->acc, 0, (size_t)n * in_size * sizeof *x->acc);
-    gm_status st = GM_OK;
-    int count = 0;
-    for (int i = 0; i < n && st == GM_OK; ++i) {
+    for (int i = 0; i < n; ++i) {
         const float *img = input + (size_t)i * in_size;
         float lo = img[0], hi = img[0];
         for (size_t e = 1; e < in_size; ++e) lo = img[e] < lo ? img[e] : lo, hi = img[e] > hi ? img[e] : hi;
         float sigma = x->cfg.sg_noise * (hi - lo);
         uint64_t key = gm_mix64(x->cfg.seed ^ gm_hash_floats(img, in_size));
-        for (int s = 0; s < S && st == GM_OK; ++s) {
+        for (int s = 0; s < S; ++s) {
             gm_gaussian_fill(gm_mix64(key + (uint64_t)s + 1), x->rows + (size_t)count * in_size, in_size, sigma, img);
-            row_image[count] = i;
-            row_weight[count] = 1.0 / S;
-            x->row_cls[count] = x->targets[(size_t)i * K + k];
-            if (++count == B) {
-                st = gm_run_rows(x, count, row_image, row_weight);
-                count = 0;
-            }
+            GM_TRY(gm_push_row(x, &count, i, k, 1.0 / S));
         }
     }
-    if (st == GM_OK && count > 0) st = gm_run_rows(x, count, row_image, row_weight);
-    for (int i = 0; i < n && st == GM_OK; ++i) {
+    GM_TRY(gm_flush_rows(x, &count));
+    for (int i = 0; i < n; ++i) {
         float *map = x->maps[GM_METHOD_SMOOTHGRAD] + ((size_t)i * K + k) * hw;
         const double *acc = x->acc + (size_t)i * in_size;
         for (size_t p = 0; p < hw; ++p) {
@@ -130,71 +125,42 @@ static gm_status gm_smoothgrad(gm_explainer *x, const float *input, int n, int k
             map[p] = (float)m;
         }
     }
-    free(row_image);
-    free(row_weight);
-    return st;
+    return GM_OK;
 }
 
 static gm_status gm_intgrad(gm_explainer *x, const float *input, int n, int k) {
     size_t in_size = (size_t)x->in_h * x->in_w * x->in_c, hw = (size_t)x->in_h * x->in_w;
-    int S = x->cfg.ig_steps, B = x->cfg.max_batch, K = x->cfg.n_targets, C = x->in_c;
+    int S = x->cfg.ig_steps, K = x->cfg.n_targets, C = x->in_c, count = 0;
     int first = x->cfg.ig_rule == GM_IG_TRAPEZOID ? 0 : 1;
-    int *row_image = malloc((size_t)B * sizeof *row_image);
-    double *row_weight = malloc((size_t)B * sizeof *row_weight);
-    float *baseline = malloc(in_size * sizeof *baseline);
-    if (!row_image || !row_weight || !baseline) {
-        free(row_image);
-        free(row_weight);
-        free(baseline);
-        return gm_error(GM_ERR_NOMEM, "out of memory for Integrated Gradients rows");
-    }
     memset(x->acc, 0, (size_t)n * in_size * sizeof *x->acc);
-    gm_status st = GM_OK;
-    int count = 0;
-    for (int i = 0; i < n && st == GM_OK; ++i) {
+    for (int i = 0; i < n; ++i) {
         const float *img = input + (size_t)i * in_size;
-        if (x->cfg.ig_baseline == GM_IG_BASELINE_BLUR) gm_blur(img, baseline, x->in_h, x->in_w, C);
+        float *baseline = x->baselines + (size_t)i * in_size;
+        if (x->cfg.ig_baseline == GM_IG_BASELINE_BLUR) GM_TRY(gm_blur(img, baseline, x->in_h, x->in_w, C));
         else
             for (size_t e = 0; e < in_size; ++e)
                 baseline[e] = (x->cfg.ig_baseline == GM_IG_BASELINE_BLACK && x->cfg.black_pixel)
                                   ? x->cfg.black_pixel[e % (size_t)C]
                                   : 0.0f;
-        for (int s = first; s <= S && st == GM_OK; ++s) {
+        for (int s = first; s <= S; ++s) {
             float a = (float)s / (float)S;
             float *row = x->rows + (size_t)count * in_size;
             for (size_t e = 0; e < in_size; ++e) row[e] = baseline[e] + a * (img[e] - baseline[e]);
-            row_image[count] = i;
-            row_weight[count] = (first == 0 && (s == 0 || s == S)) ? 0.5 / S : 1.0 / S;
-            x->row_cls[count] = x->targets[(size_t)i * K + k];
-            if (++count == B) {
-                st = gm_run_rows(x, count, row_image, row_weight);
-                count = 0;
-            }
+            GM_TRY(gm_push_row(x, &count, i, k, (first == 0 && (s == 0 || s == S)) ? 0.5 / S : 1.0 / S));
         }
     }
-    if (st == GM_OK && count > 0) st = gm_run_rows(x, count, row_image, row_weight);
-    for (int i = 0; i < n && st == GM_OK; ++i) {
-        const float *img = input + (size_t)i * in_size;
-        if (x->cfg.ig_baseline == GM_IG_BASELINE_BLUR) gm_blur(img, baseline, x->in_h, x->in_w, C);
+    GM_TRY(gm_flush_rows(x, &count));
+    for (int i = 0; i < n; ++i) {
+        const float *img = input + (size_t)i * in_size, *baseline = x->baselines + (size_t)i * in_size;
         float *map = x->maps[GM_METHOD_INTGRAD] + ((size_t)i * K + k) * hw;
         const double *acc = x->acc + (size_t)i * in_size;
         for (size_t p = 0; p < hw; ++p) {
             double sum = 0.0;
-            for (int c = 0; c < C; ++c) {
-                size_t e = p * C + c;
-                double base = x->cfg.ig_baseline == GM_IG_BASELINE_BLUR ? baseline[e]
-                              : (x->cfg.ig_baseline == GM_IG_BASELINE_BLACK && x->cfg.black_pixel)
-                                  ? x->cfg.black_pixel[c]
-                                  : 0.0;
-                sum += ((double)img[e] - base) * acc[e];
-            }
+            for (int c = 0; c < C; ++c) sum += ((double)img[p * C + c] - baseline[p * C + c]) * acc[p * C + c];
             map[p] = (float)sum;
         }
     }
-    free(row_image);
-    free(row_weight);
-    free(baseline);
-    return st;
+    return GM_OK;
 }
 
 gm_status gm_explain_sampling(gm_explainer *x, const float *input, int n, int k) {

@@ -30,7 +30,8 @@ typedef struct gm_run {
     float *topk_prob, *target_logit, *input, *maps[GM_METHOD_COUNT], *scratch;
     char (*messages)[512];
     gm_image *images;
-    uint8_t *pixels;
+    uint8_t *pixels;     /* picture buffers, grown to the largest image seen */
+    float *full;
     size_t pixels_cap;
 } gm_run;
 
@@ -125,6 +126,7 @@ static void gm_run_free(gm_run *run) {
                      run->input,      run->messages,     run->images,   run->classes,  run->scratch};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i) free(owned[i]);
     free(run->pixels);
+    free(run->full);
     for (int k = 0; k < GM_METHOD_COUNT; ++k) free(run->maps[k]);
     gm_explainer_free(&run->x);
     gm_backend_close(&run->be);
@@ -197,16 +199,8 @@ static gm_status gm_run_batch(gm_run *run, const int *items, int count) {
         for (int k = 0; k < K; ++k) run->topk_class[i * K + k] = -1, run->topk_prob[i * K + k] = 0.0f;
         if (ok) { /* top-K by probability */
             const float *p = out.probs + (size_t)s * C;
-            for (int k = 0; k < K; ++k) {
-                int best = -1;
-                for (int c = 0; c < C; ++c) {
-                    int taken = 0;
-                    for (int q = 0; q < k; ++q) taken |= run->topk_class[i * K + q] == c;
-                    if (!taken && (best < 0 || p[c] > p[best])) best = c;
-                }
-                run->topk_class[i * K + k] = best;
-                run->topk_prob[i * K + k] = p[best];
-            }
+            gm_top_k(p, C, K, run->topk_class + i * K);
+            for (int k = 0; k < K; ++k) run->topk_prob[i * K + k] = p[run->topk_class[i * K + k]];
         }
         for (int t = 0; t < T; ++t) {
             run->target_class[i * T + t] = ok ? out.targets[s * T + t] : -1;
@@ -223,16 +217,18 @@ static gm_status gm_run_batch(gm_run *run, const int *items, int count) {
                 continue;
             }
             memcpy(run->maps[k] + (size_t)i * per, out.maps[run->methods[k]] + (size_t)s * per, per * sizeof(float));
-            size_t need = (size_t)run->images[i].width * run->images[i].height * 3;
+            size_t need = (size_t)run->images[i].width * run->images[i].height;
             if (need > run->pixels_cap) {
-                uint8_t *grown = realloc(run->pixels, need);
-                if (!grown) return gm_error(GM_ERR_NOMEM, "out of memory for pictures");
-                run->pixels = grown, run->pixels_cap = need;
+                uint8_t *grown = realloc(run->pixels, need * 3);
+                if (grown) run->pixels = grown;
+                float *grown_full = grown ? realloc(run->full, need * sizeof(float)) : NULL;
+                if (!grown || !grown_full) return gm_error(GM_ERR_NOMEM, "out of memory for pictures");
+                run->full = grown_full, run->pixels_cap = need;
             }
             for (int t = 0; t < T; ++t)
                 GM_TRY(gm_explain_write_pictures(&run->a, stem, run->methods[k], t, T,
                                                  run->maps[k] + (size_t)i * per + (size_t)t * h * w, h, w,
-                                                 &run->images[i], run->scratch, run->pixels));
+                                                 &run->images[i], run->scratch, run->full, run->pixels));
         }
     }
     gm_results_batch rb = {.n = count,

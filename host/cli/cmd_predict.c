@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "explain/engine.h"
+#include "explain/explain.h"
 #include "host/image.h"
 #include "kernels/activation_math.h"
 #include "weights/arch_builtin.h"
@@ -101,19 +102,6 @@ static gm_status gm_predict_parse(int argc, char **argv, gm_predict_args *a, int
     if (!a->model_path || a->n_inputs == 0)
         return gm_error(GM_ERR_INVALID_ARG, "predict needs MODEL and at least one INPUT (see gradmap predict --help)");
     return GM_OK;
-}
-
-/* Indices of the k largest values, largest first (ties: lower index first). */
-static void gm_top_k(const float *v, int n, int k, int *idx) {
-    for (int r = 0; r < k; ++r) {
-        int best = -1;
-        for (int j = 0; j < n; ++j) {
-            int taken = 0;
-            for (int q = 0; q < r; ++q) taken |= idx[q] == j;
-            if (!taken && (best < 0 || v[j] > v[best])) best = j;
-        }
-        idx[r] = best;
-    }
 }
 
 static void gm_print_item(const gm_predict_args *a, const gm_graph *g, const char *path, int w, int h,

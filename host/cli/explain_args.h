@@ -29,10 +29,11 @@ gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *
 void gm_explain_usage(FILE *f);
 
 /* Writes the heatmap and/or overlay PNGs of one map (raw, map_h x map_w) for `image`:
- * DIR/png/<stem>_<method>[_<rank>].png and ..._overlay.png. `scratch` holds map_h*map_w floats and
- * `pixels` image->width*image->height*3 bytes. */
+ * DIR/png/<stem>_<method>[_top<rank>].png and ..._overlay.png. `scratch` holds map_h*map_w floats,
+ * `full` image->width*image->height floats and `pixels` image->width*image->height*3 bytes (the
+ * caller keeps them across images, so pictures allocate nothing). */
 gm_status gm_explain_write_pictures(const gm_explain_args *a, const char *stem, gm_method m, int rank, int n_ranks,
                                     const float *map, int map_h, int map_w, const gm_image *image, float *scratch,
-                                    uint8_t *pixels);
+                                    float *full, uint8_t *pixels);
 
 #endif

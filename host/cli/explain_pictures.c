@@ -1,10 +1,7 @@
 /* explain_pictures.c — the PNG pictures of `gradmap explain`: per image, method and target rank a
  * heatmap and an overlay at the image's original size, from the raw map through
  * gm_post_picture_map (the --compat conventions are described in explain/post.h). */
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "explain_args.h"
 #include "host/png_write.h"
@@ -16,11 +13,9 @@ static gm_post_map_kind gm_map_kind(gm_method m) {
 
 gm_status gm_explain_write_pictures(const gm_explain_args *a, const char *stem, gm_method m, int rank, int n_ranks,
                                     const float *map, int map_h, int map_w, const gm_image *image, float *scratch,
-                                    uint8_t *pixels) {
+                                    float *full, uint8_t *pixels) {
     if (!a->png_heatmap && !a->png_overlay) return GM_OK;
     int w = image->width, h = image->height;
-    float *full = malloc((size_t)w * h * sizeof(float));
-    if (!full) return gm_error(GM_ERR_NOMEM, "out of memory for a %dx%d picture", w, h);
     gm_status st = gm_post_picture_map(a->compat, gm_map_kind(m), map, map_h, map_w, scratch, full, h, w);
     char path[4096], suffix[32] = "";
     if (n_ranks > 1) snprintf(suffix, sizeof suffix, "_top%d", rank + 1);
@@ -35,6 +30,5 @@ gm_status gm_explain_write_pictures(const gm_explain_args *a, const char *stem, 
         snprintf(path, sizeof path, "%s/png/%s_%s%s_overlay.png", a->out_dir, stem, gm_method_name(m), suffix);
         if (st == GM_OK) st = gm_png_write(path, pixels, w, h, 3);
     }
-    free(full);
     return st;
 }
