@@ -314,13 +314,9 @@ gm_status gm_engine_forward(gm_engine *e, const float *host_input, int n) {
 }
 
 gm_status gm_engine_read(gm_engine *e, int index, float *host_dst) {
-    if (index < 0 || index >= e->g->n_nodes || !e->kept[index])
-        return gm_error(GM_ERR_INVALID_ARG, "layer index %d was not kept by the engine", index);
-    if (e->g->nodes[index].fused_into >= 0)
-        return gm_error(GM_ERR_UNSUPPORTED, "layer '%s' was fused into '%s' and has no output of its own",
-                        e->g->nodes[index].name, e->g->nodes[e->g->nodes[index].fused_into].name);
     if (e->batch < 1) return gm_error(GM_ERR_INVALID_ARG, "no forward pass has run");
-    gm_tensor t = gm_engine_value_tensor(e, index);
+    gm_tensor t = {0};
+    GM_TRY(gm_engine_value(e, index, &t));
     return e->be->ops->download(e->be, host_dst, t.data, gm_tensor_count(&t) * sizeof(float));
 }
 

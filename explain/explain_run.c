@@ -9,6 +9,7 @@
 
 #include "../kernels/activation_math.h"
 #include "explain_internal.h"
+#include "post.h"
 
 void gm_explain_scatter(gm_explainer *x, gm_method m, int n, int k, const float *src, int hw) {
     int K = x->cfg.n_targets;
@@ -141,50 +142,30 @@ static gm_status gm_cam_all_ranks(gm_explainer *x, int n) {
     return GM_OK;
 }
 
-/* Bilinear, half-pixel centres, edge clamped: upsamples a Grad-CAM map to the input size. */
-static float gm_sample_bilinear(const float *src, int sh, int sw, float fy, float fx) {
-    float y = fy - 0.5f, xx = fx - 0.5f;
-    if (y < 0) y = 0;
-    if (xx < 0) xx = 0;
-    int y0 = (int)y, x0 = (int)xx;
-    if (y0 > sh - 1) y0 = sh - 1;
-    if (x0 > sw - 1) x0 = sw - 1;
-    int y1 = y0 + 1 < sh ? y0 + 1 : sh - 1, x1 = x0 + 1 < sw ? x0 + 1 : sw - 1;
-    float wy = y - (float)y0, wx = xx - (float)x0;
-    if (wy > 1) wy = 1;
-    if (wx > 1) wx = 1;
-    float top = src[y0 * sw + x0] * (1 - wx) + src[y0 * sw + x1] * wx;
-    float bot = src[y1 * sw + x0] * (1 - wx) + src[y1 * sw + x1] * wx;
-    return top * (1 - wy) + bot * wy;
-}
-
 /* Guided backprop (and guided Grad-CAM = guided gradient x upsampled Grad-CAM), on the host. */
 static gm_status gm_guided_maps(gm_explainer *x, int n, int k) {
     GM_TRY(gm_engine_read_grad(x->engine, 0, x->h_grad));
     int H = x->in_h, W = x->in_w, C = x->in_c, K = x->cfg.n_targets;
     size_t hw = (size_t)H * W;
+    float *up = x->h_map; /* the Grad-CAM map at the input size (h_map holds at least H*W floats) */
     for (int i = 0; i < n; ++i) {
         const float *d = x->h_grad + (size_t)i * hw * C;
         const float *cam = gm_explain_wants(x, GM_METHOD_GUIDEDGRADCAM)
                                ? x->maps[GM_METHOD_GRADCAM] + ((size_t)i * K + k) * x->t_h * x->t_w
                                : NULL;
+        if (cam) GM_TRY(gm_post_resize(cam, x->t_h, x->t_w, up, H, W, GM_BILINEAR_CV2));
         float *gb = gm_explain_wants(x, GM_METHOD_GUIDEDBP) ? x->maps[GM_METHOD_GUIDEDBP] + ((size_t)i * K + k) * hw : NULL;
         float *ggc = cam ? x->maps[GM_METHOD_GUIDEDGRADCAM] + ((size_t)i * K + k) * hw : NULL;
-        for (int y = 0; y < H; ++y)
-            for (int xx = 0; xx < W; ++xx) {
-                size_t p = (size_t)y * W + xx;
-                float up = cam ? gm_sample_bilinear(cam, x->t_h, x->t_w, ((float)y + 0.5f) * x->t_h / H,
-                                                    ((float)xx + 0.5f) * x->t_w / W)
-                               : 0.0f;
-                float m1 = 0.0f, m2 = 0.0f;
-                for (int c = 0; c < C; ++c) {
-                    float v = d[p * C + c];
-                    m1 = fabsf(v) > m1 ? fabsf(v) : m1;
-                    m2 = fabsf(v * up) > m2 ? fabsf(v * up) : m2;
-                }
-                if (gb) gb[p] = m1;
-                if (ggc) ggc[p] = m2;
+        for (size_t p = 0; p < hw; ++p) {
+            float m1 = 0.0f, m2 = 0.0f;
+            for (int c = 0; c < C; ++c) {
+                float v = d[p * C + c];
+                m1 = fabsf(v) > m1 ? fabsf(v) : m1;
+                if (cam) m2 = fabsf(v * up[p]) > m2 ? fabsf(v * up[p]) : m2;
             }
+            if (gb) gb[p] = m1;
+            if (ggc) ggc[p] = m2;
+        }
     }
     return GM_OK;
 }

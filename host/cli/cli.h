@@ -30,6 +30,9 @@ typedef struct gm_path_list {
 gm_status gm_cli_expand_inputs(char **inputs, int n_inputs, gm_path_list *out);
 void gm_path_list_free(gm_path_list *list);
 
+/* Monotonic clock in seconds, for progress lines. */
+double gm_cli_now(void);
+
 /* Writes `text` JSON-escaped (without quotes). */
 void gm_cli_json_string(FILE *f, const char *text);
 

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -34,12 +33,6 @@ typedef struct gm_run {
     float *full;
     size_t pixels_cap;
 } gm_run;
-
-static double gm_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* --layer NAME, or the default; an unknown name lists the candidates. */
 static gm_status gm_resolve_layer(gm_run *run) {
@@ -285,13 +278,13 @@ static gm_status gm_explain_all(gm_run *run) {
     if (run->done && !run->a.quiet)
         fprintf(stderr, "gradmap: resuming: %d of %d images already in %s\n", run->done, run->paths.count,
                 run->a.out_dir);
-    double started = gm_now();
+    double started = gm_cli_now();
     gm_status st = GM_OK;
     for (int start = 0; st == GM_OK && start < n_pending; start += run->batch) {
         int count = n_pending - start < run->batch ? n_pending - start : run->batch;
         st = gm_run_batch(run, pending + start, count);
         if (!run->a.quiet && isatty(STDERR_FILENO)) {
-            double rate = (start + count) / (gm_now() - started + 1e-9);
+            double rate = (start + count) / (gm_cli_now() - started + 1e-9);
             fprintf(stderr, "\r%d/%d images, %.1f images/s, ETA %.0f s   ", run->done + start + count,
                     run->paths.count, rate, (n_pending - start - count) / (rate > 0 ? rate : 1));
             fflush(stderr);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -140,17 +139,11 @@ static void gm_print_error(const gm_predict_args *a, const char *path) {
     if (!a->quiet) fprintf(stderr, "gradmap: skipped: %s\n", gm_last_error());
 }
 
-static double gm_now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* One self-overwriting progress line on stderr, only when stderr is a terminal and the results go
  * elsewhere (a file or a pipe), so that it never interleaves with them. */
 static void gm_progress(const gm_predict_args *a, int done, int total, double started, int final) {
     if (a->quiet || total <= 1 || !isatty(STDERR_FILENO) || isatty(STDOUT_FILENO)) return;
-    double elapsed = gm_now_seconds() - started;
+    double elapsed = gm_cli_now() - started;
     double rate = elapsed > 0 ? done / elapsed : 0.0;
     double eta = rate > 0 ? (total - done) / rate : 0.0;
     fprintf(stderr, "\r%d/%d images, %.1f images/s, ETA %.0f s   %s", done, total, rate, eta, final ? "\n" : "");
@@ -189,7 +182,7 @@ static gm_status gm_predict_run(const gm_predict_args *a, const gm_graph *g, gm_
     if (!b.input || !b.probs || !b.logits || !b.slot_item || !b.widths || !b.heights || !b.top)
         st = gm_error(GM_ERR_NOMEM, "out of memory for a batch of %d images", batch);
     gm_preprocess_mode mode = a->preprocess_set ? a->preprocess : g->preprocess;
-    double started = gm_now_seconds();
+    double started = gm_cli_now();
     for (int start = 0; st == GM_OK && start < paths->count; start += batch) {
         int end = start + batch < paths->count ? start + batch : paths->count;
         int n = 0;
