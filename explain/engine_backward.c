@@ -136,6 +136,9 @@ gm_status gm_engine_plan_backward(gm_engine *e, const gm_engine_options *opts) {
         if (group_end[s] == i) in_use[assigned[s] - 1] = 0;
     }
     for (int i = 0; i < n; ++i) e->gbuffer_of[i] = assigned[i] ? assigned[i] - 1 : 0;
+    /* The second half starts on a 256-byte boundary, as device allocations do: cuDNN's tensor-core
+     * kernels need 16-byte aligned operands, and vector loads do on every backend. */
+    scratch = (scratch + 63) / 64 * 64;
     e->scratch_half = scratch;
     e->n_gbuffers = n_sizes;
     e->gbuffers = calloc((size_t)(n_sizes > 0 ? n_sizes : 1), sizeof *e->gbuffers);

@@ -98,14 +98,35 @@ typedef enum gm_elementwise_cam {
 typedef struct gm_backend gm_backend;
 typedef struct gm_layer_weights gm_layer_weights; /* backend-owned prepared weights */
 
+/* Arithmetic of the convolutions and matrix products. Tensors between layers stay float32 in every
+ * mode; only the inputs of a convolution / GEMM are rounded (tf32: by the tensor cores; fp16/bf16:
+ * stored in that type) and accumulation stays float32. The explanation kernels are always fp32. */
+typedef enum gm_precision {
+    GM_PRECISION_FP32 = 0, /* IEEE float32 multiply-adds, no tensor-core rounding */
+    GM_PRECISION_TF32,     /* float32 data, tensor cores with 10-bit mantissa products */
+    GM_PRECISION_FP16,     /* conv/GEMM operands in IEEE half, float32 accumulation */
+    GM_PRECISION_BF16      /* conv/GEMM operands in bfloat16, float32 accumulation */
+} gm_precision;
+
+/* "fp32", "tf32", "fp16", "bf16" (host/precision.c). */
+const char *gm_precision_name(gm_precision p);
+gm_status gm_precision_parse(const char *name, gm_precision *out);
+
 typedef struct gm_backend_config {
-    int threads; /* 0 = all cores */
+    int threads;            /* CPU threads; 0 = all cores */
+    gm_precision precision; /* GM_PRECISION_FP32 unless asked */
+    int device_index;       /* CUDA device ordinal (0 = the first) */
+    size_t workspace_limit; /* CUDA: cuDNN workspace ceiling in bytes; 0 = the default (256 MiB) */
 } gm_backend_config;
 
 typedef struct gm_backend_ops {
     const char *name;
 
     void (*destroy)(gm_backend **be); /* nulls *be */
+
+    /* One line naming the device and library versions (CPU model / GPU, driver, CUDA, cuDNN,
+     * cuBLAS, oneDNN), for `gradmap info`, the bench JSON and results provenance. */
+    gm_status (*describe)(gm_backend *be, char *buf, size_t size);
 
     /* Memory. free() nulls the pointer; alloc of 0 bytes returns a valid, freeable pointer. */
     gm_status (*alloc)(gm_backend *be, size_t bytes, void **out);
@@ -200,7 +221,8 @@ struct gm_backend {
 };
 
 /* Registry (host/backend_registry.c, the only place that knows which backends were built).
- * device: "auto", "cpu" or "cuda". */
+ * device: "auto" (CUDA when a device and the CUDA backend are present, else CPU), "cpu" or
+ * "cuda" (GM_ERR_NO_DEVICE with the reason when there is no usable device). */
 gm_status gm_backend_open(const char *device, const gm_backend_config *cfg, gm_backend **out);
 void gm_backend_close(gm_backend **be);
 

@@ -6,6 +6,11 @@
 
 #include <stddef.h>
 
+/* C linkage also when included from the CUDA (C++) files of kernels/. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum gm_status {
     GM_OK = 0,
     GM_ERR_INVALID_ARG,  /* caller passed something meaningless (bad flag value, null) */
@@ -46,5 +51,9 @@ int gm_status_exit_code(gm_status status);
         gm_status gm_try_status_ = (expr);            \
         if (gm_try_status_ != GM_OK) return gm_try_status_; \
     } while (0)
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -17,6 +17,7 @@
 #define GM_ACTIVATION_BWD_MATH_H
 
 #include "gm_hd.h"
+#include "host/backend.h"
 
 /* Local slope of the generalised ReLU at the point whose output is y. */
 GM_HD static inline float gm_relu_general_slope(float y, float max_value, float negative_slope, float threshold) {
@@ -43,6 +44,25 @@ GM_HD static inline float gm_relu_bwd_deconvnet(float dy) { return dy > 0.0f ? d
 GM_HD static inline float gm_sigmoid_bwd(float y, float dy) { return dy * (y * (1.0f - y)); }
 
 GM_HD static inline float gm_tanh_bwd(float y, float dy) { return dy * (1.0f - y * y); }
+
+/* dx for one value of the element-wise activation `kind` from its output y, with the ReLU family's
+ * explanation `mode` (plain, guided, deconvnet); the other kinds ignore the mode (guided backprop
+ * and deconvnet change only the ReLUs). The dispatch shared by the CPU loops and the CUDA kernels.
+ * Softmax is a row operation (gm_softmax_bwd_row below) and is never dispatched here; it passes dy
+ * through like linear. The CPU loops call this with constant kind and mode, so the switch folds
+ * away and the loops still vectorise. */
+GM_HD static inline float gm_activation_bwd_value(gm_act_kind kind, gm_relu_bwd_mode mode, float y, float dy,
+                                                  float max_value, float negative_slope, float threshold) {
+    switch (kind) {
+    case GM_ACT_RELU:
+        if (mode == GM_RELU_BWD_DECONV) return gm_relu_bwd_deconvnet(dy);
+        if (mode == GM_RELU_BWD_GUIDED) return gm_relu_general_bwd_guided(y, dy, max_value, negative_slope, threshold);
+        return gm_relu_general_bwd(y, dy, max_value, negative_slope, threshold);
+    case GM_ACT_SIGMOID: return gm_sigmoid_bwd(y, dy);
+    case GM_ACT_TANH: return gm_tanh_bwd(y, dy);
+    default: return dy;
+    }
+}
 
 /* Softmax over one row of n values. dx may alias dy: the dot product is finished before any
  * element is written, and element c is read before it is written. */

@@ -10,6 +10,7 @@
 #include <math.h>
 
 #include "gm_hd.h"
+#include "host/backend.h"
 
 GM_HD static inline float gm_relu(float x) { return x > 0.0f ? x : 0.0f; }
 
@@ -30,6 +31,21 @@ GM_HD static inline float gm_sigmoid(float x) {
 }
 
 GM_HD static inline float gm_tanh(float x) { return tanhf(x); }
+
+/* One value through the element-wise activation `kind` (linear, generalised ReLU, sigmoid, tanh):
+ * the one dispatch that the CPU loops and the CUDA kernels (fused bias + activation epilogue,
+ * activation layers) share, so both map a kind to the same function. Softmax is a row operation
+ * (gm_softmax_row below) and is never dispatched here; it passes x through like linear. The CPU
+ * loops call this with a constant kind, so the switch folds away and the loops still vectorise. */
+GM_HD static inline float gm_activation_value(gm_act_kind kind, float x, float max_value, float negative_slope,
+                                              float threshold) {
+    switch (kind) {
+    case GM_ACT_RELU: return gm_relu_general(x, max_value, negative_slope, threshold);
+    case GM_ACT_SIGMOID: return gm_sigmoid(x);
+    case GM_ACT_TANH: return gm_tanh(x);
+    default: return x;
+    }
+}
 
 /* Softmax over one row of `n` values, in place, with the max subtracted first for range. */
 GM_HD static inline void gm_softmax_row(float *row, int n) {

@@ -2,7 +2,7 @@
  * file, line and CUDA's own error string as the thread's gm_status message and returns. After
  * every kernel launch GM_CUDA_LAUNCH_CHECK() reads cudaGetLastError(); with GRADMAP_CUDA_SYNC=1 in
  * the environment it also synchronises the stream so a fault is reported at the launch that made it.
- * Included only by .cu files. */
+ * Included by the .cu files of kernels/ and the C files of host/cuda/ (it compiles as both). */
 #ifndef GM_CUDA_CHECK_H
 #define GM_CUDA_CHECK_H
 
@@ -10,9 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __cplusplus
 extern "C" {
+#endif
 #include "host/status.h"
+#ifdef __cplusplus
 }
+#endif
 
 static inline gm_status gm_cuda_error(cudaError_t err, const char *call, const char *file, int line) {
     return gm_error(err == cudaErrorMemoryAllocation ? GM_ERR_NOMEM : GM_ERR_BACKEND, "%s:%d: %s failed: %s (%s)", file,
@@ -35,6 +39,16 @@ static inline int gm_cuda_sync_debug(void) {
     do {                                                                          \
         GM_CUDA_TRY(cudaGetLastError());                                          \
         if (gm_cuda_sync_debug()) GM_CUDA_TRY(cudaStreamSynchronize(stream));     \
+    } while (0)
+
+/* Same, for functions that must release resources: stores the status in `st` and jumps. */
+#define GM_CUDA_GOTO(call, st, label)                                             \
+    do {                                                                          \
+        cudaError_t gm_cuda_err_ = (call);                                        \
+        if (gm_cuda_err_ != cudaSuccess) {                                        \
+            (st) = gm_cuda_error(gm_cuda_err_, #call, __FILE__, __LINE__);        \
+            goto label;                                                           \
+        }                                                                         \
     } while (0)
 
 /* Grid size for a grid-stride loop over n elements: enough blocks to fill the device, never 0. */

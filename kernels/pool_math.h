@@ -19,6 +19,11 @@ GM_HD static inline int gm_pool_out_dim(int in, int k, int stride, int pad_lo, i
 /* Max that keeps the running value on ties, so the first maximum wins (TF's argmax rule). */
 GM_HD static inline float gm_pool_max(float running, float x) { return x > running ? x : running; }
 
+/* Mean of `count` cells from their sum accumulated in double (global average pooling on both
+ * backends, window average pooling on CUDA): divided in double and rounded to float once, so the
+ * result is within float rounding of the exact mean. */
+GM_HD static inline float gm_pool_mean(double sum, long long count) { return (float)(sum / (double)count); }
+
 /* Number of in-bounds cells of window [start, start + k) over [0, in): the divisor of an
  * average pool that excludes padding. */
 GM_HD static inline int gm_pool_valid_count(int start, int k, int in) {

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "explain_args.h"
+#include "explain_loader.h"
 #include "host/results.h"
 
 typedef struct gm_run {
@@ -23,12 +24,9 @@ typedef struct gm_run {
     int batch, n_methods, K, T, failed, done;
     gm_method methods[GM_METHOD_COUNT];
     int *classes;               /* explicit target classes per image of a batch, or NULL (top-k) */
-    /* per batch, indexed by item */
-    const char **item_paths, **errors;
-    int *status, *widths, *heights, *topk_class, *target_class, *slot;
-    float *topk_prob, *target_logit, *input, *maps[GM_METHOD_COUNT], *scratch;
-    char (*messages)[512];
-    gm_image *images;
+    /* per batch, indexed by item (the decoded images and inputs are the loader's) */
+    int *topk_class, *target_class;
+    float *topk_prob, *target_logit, *maps[GM_METHOD_COUNT], *scratch;
     uint8_t *pixels;     /* picture buffers, grown to the largest image seen */
     float *full;
     size_t pixels_cap;
@@ -81,20 +79,10 @@ static gm_status gm_resolve_class(gm_run *run, int *cls) {
 
 static gm_status gm_run_alloc(gm_run *run) {
     int B = run->batch, T = run->T, K = run->K;
-    size_t in_size = (size_t)run->g->input_h * run->g->input_w * run->g->input_c;
-    run->item_paths = calloc((size_t)B, sizeof *run->item_paths);
-    run->errors = calloc((size_t)B, sizeof *run->errors);
-    run->status = calloc((size_t)B, sizeof *run->status);
-    run->widths = calloc((size_t)B, sizeof *run->widths);
-    run->heights = calloc((size_t)B, sizeof *run->heights);
-    run->slot = calloc((size_t)B, sizeof *run->slot);
     run->topk_class = calloc((size_t)B * K, sizeof *run->topk_class);
     run->topk_prob = calloc((size_t)B * K, sizeof *run->topk_prob);
     run->target_class = calloc((size_t)B * T, sizeof *run->target_class);
     run->target_logit = calloc((size_t)B * T, sizeof *run->target_logit);
-    run->input = malloc((size_t)B * in_size * sizeof *run->input);
-    run->messages = calloc((size_t)B, sizeof *run->messages);
-    run->images = calloc((size_t)B, sizeof *run->images);
     run->classes = calloc((size_t)B * T, sizeof *run->classes);
     size_t map_max = 1;
     for (int k = 0; k < run->n_methods; ++k) {
@@ -105,18 +93,15 @@ static gm_status gm_run_alloc(gm_run *run) {
         if ((size_t)h * w > map_max) map_max = (size_t)h * w;
     }
     run->scratch = malloc(map_max * sizeof(float));
-    if (!run->item_paths || !run->errors || !run->status || !run->widths || !run->heights || !run->slot ||
-        !run->topk_class || !run->topk_prob || !run->target_class || !run->target_logit || !run->input ||
-        !run->messages || !run->images || !run->classes || !run->scratch)
+    if (!run->topk_class || !run->topk_prob || !run->target_class || !run->target_logit || !run->classes ||
+        !run->scratch)
         return gm_error(GM_ERR_NOMEM, "out of memory for a batch of %d images", B);
     return GM_OK;
 }
 
 static void gm_run_free(gm_run *run) {
-    for (int i = 0; run->images && i < run->batch; ++i) gm_image_free(&run->images[i]);
-    void *owned[] = {run->item_paths, run->errors,       run->status,   run->widths,   run->heights,
-                     run->slot,       run->topk_class,   run->topk_prob, run->target_class, run->target_logit,
-                     run->input,      run->messages,     run->images,   run->classes,  run->scratch};
+    void *owned[] = {run->topk_class, run->topk_prob, run->target_class, run->target_logit, run->classes,
+                     run->scratch};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; ++i) free(owned[i]);
     free(run->pixels);
     free(run->full);
@@ -126,23 +111,6 @@ static void gm_run_free(gm_run *run) {
     gm_graph_free(&run->g);
     gm_path_list_free(&run->paths);
     free(run->a.inputs);
-}
-
-/* Decodes, resizes and preprocesses one image into the batch's input slot. */
-static gm_status gm_load_item(gm_run *run, const char *path, int slot, gm_image *img) {
-    const gm_graph *g = run->g;
-    GM_TRY(gm_image_load(path, img));
-    gm_image sized = {0};
-    const gm_image *src = img;
-    if (img->width != g->input_w || img->height != g->input_h) {
-        GM_TRY(gm_image_resize(img, g->input_w, g->input_h, run->a.resize, &sized));
-        src = &sized;
-    }
-    size_t in_size = (size_t)g->input_h * g->input_w * g->input_c;
-    gm_image_preprocess(src->rgb, (size_t)g->input_w * g->input_h,
-                        run->a.preprocess_set ? run->a.preprocess : g->preprocess, run->input + (size_t)slot * in_size);
-    gm_image_free(&sized);
-    return GM_OK;
 }
 
 static void gm_stem(const char *path, long long row, char *out, size_t cap) {
@@ -157,38 +125,28 @@ static void gm_stem(const char *path, long long row, char *out, size_t cap) {
     snprintf(out, cap, "%06lld_%s", row, name);
 }
 
-static gm_status gm_run_batch(gm_run *run, const int *items, int count) {
+/* Explains one loaded batch and appends it to the outputs. Unreadable items become error rows;
+ * with --strict the first one stops the run before anything of its batch is written. */
+static gm_status gm_run_batch(gm_run *run, const gm_loaded_batch *lb) {
     const gm_graph *g = run->g;
-    int T = run->T, K = run->K, C = g->nodes[g->logits_node].out.c, valid = 0;
+    int T = run->T, K = run->K, C = g->nodes[g->logits_node].out.c, count = lb->count, valid = lb->valid;
     for (int i = 0; i < count; ++i) {
-        const char *path = run->paths.paths[items[i]];
-        run->item_paths[i] = path;
-        run->errors[i] = NULL;
-        gm_image_free(&run->images[i]);
-        gm_status st = gm_load_item(run, path, valid, &run->images[i]);
-        run->status[i] = st == GM_OK;
-        run->widths[i] = run->images[i].width, run->heights[i] = run->images[i].height;
-        if (st != GM_OK) {
-            snprintf(run->messages[i], sizeof run->messages[i], "%s", gm_last_error());
-            run->errors[i] = run->messages[i];
-            run->widths[i] = run->heights[i] = 0;
-            ++run->failed;
-            if (!run->a.quiet) fprintf(stderr, "gradmap: skipped: %s\n", run->messages[i]);
-            if (run->a.strict) return st;
-            continue;
-        }
-        run->slot[i] = valid++;
+        if (lb->stopped_at >= 0 && i > lb->stopped_at) break;
+        if (lb->ok[i]) continue;
+        ++run->failed;
+        if (!run->a.quiet) fprintf(stderr, "gradmap: skipped: %s\n", lb->messages[i]);
+        if (i == lb->stopped_at) return gm_error(lb->stop_status, "%s", lb->messages[i]);
     }
     gm_explain_batch out;
     memset(&out, 0, sizeof out);
     if (valid > 0) {
         const int *cls = NULL;
         if (run->a.class_spec && strcmp(run->a.class_spec, "top1") != 0) cls = run->classes;
-        GM_TRY(gm_explainer_run(run->x, run->input, valid, cls, &out));
+        GM_TRY(gm_explainer_run(run->x, lb->input, valid, cls, &out));
     }
     long long base_row = gm_results_count(run->r);
     for (int i = 0; i < count; ++i) {
-        int s = run->slot[i], ok = run->status[i];
+        int s = lb->slot[i], ok = lb->ok[i];
         for (int k = 0; k < K; ++k) run->topk_class[i * K + k] = -1, run->topk_prob[i * K + k] = 0.0f;
         if (ok) { /* top-K by probability */
             const float *p = out.probs + (size_t)s * C;
@@ -200,7 +158,7 @@ static gm_status gm_run_batch(gm_run *run, const int *items, int count) {
             run->target_logit[i * T + t] = ok ? out.logits[(size_t)s * C + out.targets[s * T + t]] : 0.0f;
         }
         char stem[320];
-        gm_stem(run->item_paths[i], base_row + i, stem, sizeof stem);
+        gm_stem(lb->paths[i], base_row + i, stem, sizeof stem);
         for (int k = 0; k < run->n_methods; ++k) {
             int h, w;
             gm_explainer_map_size(run->x, run->methods[k], &h, &w);
@@ -210,7 +168,7 @@ static gm_status gm_run_batch(gm_run *run, const int *items, int count) {
                 continue;
             }
             memcpy(run->maps[k] + (size_t)i * per, out.maps[run->methods[k]] + (size_t)s * per, per * sizeof(float));
-            size_t need = (size_t)run->images[i].width * run->images[i].height;
+            size_t need = (size_t)lb->images[i].width * lb->images[i].height;
             if (need > run->pixels_cap) {
                 uint8_t *grown = realloc(run->pixels, need * 3);
                 if (grown) run->pixels = grown;
@@ -221,21 +179,49 @@ static gm_status gm_run_batch(gm_run *run, const int *items, int count) {
             for (int t = 0; t < T; ++t)
                 GM_TRY(gm_explain_write_pictures(&run->a, stem, run->methods[k], t, T,
                                                  run->maps[k] + (size_t)i * per + (size_t)t * h * w, h, w,
-                                                 &run->images[i], run->scratch, run->full, run->pixels));
+                                                 &lb->images[i], run->scratch, run->full, run->pixels));
         }
     }
     gm_results_batch rb = {.n = count,
-                           .paths = run->item_paths,
-                           .widths = run->widths,
-                           .heights = run->heights,
-                           .status = run->status,
-                           .errors = run->errors,
+                           .paths = lb->paths,
+                           .widths = lb->widths,
+                           .heights = lb->heights,
+                           .status = lb->ok,
+                           .errors = lb->errors,
                            .topk_class = run->topk_class,
                            .topk_prob = run->topk_prob,
                            .target_class = run->target_class,
                            .target_logit = run->target_logit,
                            .maps = (const float *const *)run->maps};
     return gm_results_append_batch(run->r, &rb);
+}
+
+/* Creates the explainer for run->batch images and, on a GPU, runs one batch of black images
+ * through every requested method first: every device buffer (arenas, cuDNN workspace, scratch)
+ * reaches its final size there. When the device runs out of memory the batch is halved and tried
+ * again, and the run says so once; nothing has been written yet, so no work is lost. */
+static gm_status gm_create_fitting_explainer(gm_run *run) {
+    const int requested = run->batch;
+    for (;;) {
+        run->a.cfg.max_batch = run->batch;
+        gm_status st = gm_explainer_create(run->g, run->be, &run->a.cfg, &run->x);
+        if (st == GM_OK && strcmp(run->be->ops->name, "cpu") != 0) {
+            size_t in = (size_t)run->batch * run->g->input_h * run->g->input_w * run->g->input_c;
+            float *zeros = calloc(in, sizeof *zeros);
+            gm_explain_batch out;
+            st = zeros ? gm_explainer_run(run->x, zeros, run->batch, NULL, &out)
+                       : gm_error(GM_ERR_NOMEM, "out of memory for the first batch (%zu floats)", in);
+            free(zeros);
+        }
+        if (st != GM_ERR_NOMEM || run->batch == 1) {
+            if (st == GM_OK && run->batch != requested && !run->a.quiet)
+                fprintf(stderr, "gradmap: out of device memory at --batch %d; running with batch %d\n", requested,
+                        run->batch);
+            return st;
+        }
+        gm_explainer_free(&run->x);
+        run->batch = (run->batch + 1) / 2;
+    }
 }
 
 static gm_status gm_open_outputs(gm_run *run) {
@@ -245,6 +231,8 @@ static gm_status gm_open_outputs(gm_run *run) {
         gm_explainer_map_size(run->x, run->methods[k], &rm[k].height, &rm[k].width);
     }
     int target = gm_explainer_target_layer(run->x);
+    char device[512] = "";
+    if (run->be->ops->describe) GM_TRY(run->be->ops->describe(run->be, device, sizeof device));
     gm_results_spec spec = {.dir = run->a.out_dir,
                             .methods = rm,
                             .n_methods = run->n_methods,
@@ -256,8 +244,8 @@ static gm_status gm_open_outputs(gm_run *run) {
                             .model_file = run->a.model_path,
                             .command_line = run->a.command_line,
                             .target_layer = target >= 0 ? run->g->nodes[target].name : "",
-                            .precision = "fp32",
-                            .device = run->be->ops->name};
+                            .precision = gm_precision_name(run->a.precision),
+                            .device = device[0] ? device : run->be->ops->name};
     GM_TRY(gm_results_open(&spec, run->a.resume, &run->r));
     if (run->a.png_heatmap || run->a.png_overlay) {
         char dir[4096];
@@ -279,17 +267,23 @@ static gm_status gm_explain_all(gm_run *run) {
         fprintf(stderr, "gradmap: resuming: %d of %d images already in %s\n", run->done, run->paths.count,
                 run->a.out_dir);
     double started = gm_cli_now();
-    gm_status st = GM_OK;
-    for (int start = 0; st == GM_OK && start < n_pending; start += run->batch) {
-        int count = n_pending - start < run->batch ? n_pending - start : run->batch;
-        st = gm_run_batch(run, pending + start, count);
+    gm_loader *loader = NULL;
+    gm_status st = gm_loader_create(&run->a, run->g, &run->paths, pending, n_pending, run->batch, &loader);
+    int processed = 0;
+    for (;;) {
+        gm_loaded_batch *lb = NULL;
+        if (st == GM_OK) st = gm_loader_next(loader, &lb);
+        if (st != GM_OK || !lb) break;
+        st = gm_run_batch(run, lb);
+        processed += lb->count;
         if (!run->a.quiet && isatty(STDERR_FILENO)) {
-            double rate = (start + count) / (gm_cli_now() - started + 1e-9);
-            fprintf(stderr, "\r%d/%d images, %.1f images/s, ETA %.0f s   ", run->done + start + count,
-                    run->paths.count, rate, (n_pending - start - count) / (rate > 0 ? rate : 1));
+            double rate = processed / (gm_cli_now() - started + 1e-9);
+            fprintf(stderr, "\r%d/%d images, %.1f images/s, ETA %.0f s   ", run->done + processed, run->paths.count,
+                    rate, (n_pending - processed) / (rate > 0 ? rate : 1));
             fflush(stderr);
         }
     }
+    gm_loader_free(&loader);
     if (!run->a.quiet && isatty(STDERR_FILENO)) fprintf(stderr, "\n");
     free(pending);
     return st;
@@ -314,7 +308,7 @@ int gm_cmd_explain(int argc, char **argv) {
     if (st == GM_OK) st = gm_resolve_layer(&run);
     if (st == GM_OK) st = gm_resolve_class(&run, &cls);
     if (st == GM_OK) {
-        gm_backend_config bc = {.threads = run.a.threads};
+        gm_backend_config bc = {.threads = run.a.threads, .precision = run.a.precision};
         st = gm_backend_open(run.a.device, &bc, &run.be);
     }
     if (st == GM_OK) {
@@ -326,8 +320,7 @@ int gm_cmd_explain(int argc, char **argv) {
         const uint8_t black_rgb[3] = {0, 0, 0};
         gm_image_preprocess(black_rgb, 1, run.a.preprocess_set ? run.a.preprocess : run.g->preprocess, black);
         run.a.cfg.black_pixel = black;
-        run.a.cfg.max_batch = run.batch;
-        st = gm_explainer_create(run.g, run.be, &run.a.cfg, &run.x);
+        st = gm_create_fitting_explainer(&run);
         for (int m = 0; m < GM_METHOD_COUNT; ++m)
             if ((run.a.cfg.methods >> m) & 1u || (m == GM_METHOD_GRADCAM && (run.a.cfg.methods >> GM_METHOD_GUIDEDGRADCAM) & 1u))
                 run.methods[run.n_methods++] = (gm_method)m;

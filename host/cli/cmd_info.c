@@ -1,6 +1,8 @@
-/* cmd_info.c — `gradmap info MODEL [--arch A]`: the model's Keras layers with output shapes,
- * parameters and multiply-accumulates, totals, the default explanation target layer, and what
- * the inference graph simplified (BatchNormalization folded, ReLU fused). */
+/* cmd_info.c — `gradmap info [MODEL] [--arch A] [--device DEV]`: the model's Keras layers with
+ * output shapes, parameters and multiply-accumulates, totals, the default explanation target
+ * layer, and what the inference graph simplified (BatchNormalization folded, ReLU fused); with
+ * --device, the compute device and its library versions (GPU, driver, CUDA, cuDNN, cuBLAS, or
+ * the CPU and oneDNN), or why that device cannot be used. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +12,8 @@
 
 static void gm_info_usage(FILE *f) {
     fprintf(f,
-            "usage: gradmap info MODEL [--arch ARCH] [--labels FILE]\n"
+            "usage: gradmap info MODEL [--arch ARCH] [--labels FILE] [--device DEV]\n"
+            "       gradmap info --device DEV [--precision P]\n"
             "\n"
             "Prints every layer (name, class, output shape, parameters, multiply-accumulates per image),\n"
             "the totals, the input size and preprocessing, the classes, and the default target layer of\n"
@@ -18,7 +21,10 @@ static void gm_info_usage(FILE *f) {
             "\n"
             "  MODEL            Keras .h5: a full model (model.save) or, with --arch, a weights-only file\n"
             "  --arch ARCH      build ARCH (%s) and load MODEL's weights into it by layer name\n"
-            "  --labels FILE    class names, one per line (or a JSON list)\n",
+            "  --labels FILE    class names, one per line (or a JSON list)\n"
+            "  --device DEV     also print the device: cpu, cuda (GPU, driver, CUDA, cuDNN and cuBLAS\n"
+            "                   versions; exit status 10 with the reason when no GPU is usable) or auto\n"
+            "  --precision P    with --device: check that the device supports fp32, tf32, fp16 or bf16\n",
             gm_arch_names());
 }
 
@@ -47,7 +53,21 @@ static void gm_print_layers(const gm_graph *g) {
     }
 }
 
+/* Opens the device and prints its description line. */
+static gm_status gm_print_device(const char *device, gm_precision precision) {
+    gm_backend_config cfg = {.precision = precision};
+    gm_backend *be = NULL;
+    GM_TRY(gm_backend_open(device, &cfg, &be));
+    char line[1024] = "";
+    gm_status st = be->ops->describe ? be->ops->describe(be, line, sizeof line) : GM_OK;
+    if (st == GM_OK) printf("device: %s\n", line[0] ? line : be->ops->name);
+    gm_backend_close(&be);
+    return st;
+}
+
 int gm_cmd_info(int argc, char **argv) {
+    const char *device = NULL;
+    gm_precision precision = GM_PRECISION_FP32;
     gm_model_options opts;
     gm_model_options_default(&opts);
     opts.fold_batchnorm = 0; /* list the layers as Keras has them */
@@ -60,6 +80,11 @@ int gm_cmd_info(int argc, char **argv) {
             opts.arch = argv[++i];
         } else if (!strcmp(argv[i], "--labels") && i + 1 < argc) {
             opts.labels = argv[++i];
+        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            device = argv[++i];
+        } else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            gm_status pst = gm_precision_parse(argv[++i], &precision);
+            if (pst != GM_OK) return gm_cli_fail(pst);
         } else if (argv[i][0] == '-') {
             fprintf(stderr, "gradmap info: unknown option or missing value: %s\n\n", argv[i]);
             gm_info_usage(stderr);
@@ -71,12 +96,17 @@ int gm_cmd_info(int argc, char **argv) {
             return 2;
         }
     }
-    if (!model_path) {
+    if (!model_path && !device) {
         gm_info_usage(stderr);
         return 2;
     }
+    gm_status st = GM_OK;
+    if (device) {
+        st = gm_print_device(device, precision);
+        if (st != GM_OK || !model_path) return st != GM_OK ? gm_cli_fail(st) : 0;
+    }
     gm_graph *g = NULL;
-    gm_status st = gm_model_load(model_path, &opts, &g);
+    st = gm_model_load(model_path, &opts, &g);
     if (st != GM_OK) return gm_cli_fail(st);
 
     printf("model: %s (%s)\n", g->model_name, model_path);

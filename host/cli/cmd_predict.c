@@ -25,6 +25,7 @@ typedef struct gm_predict_args {
     int preprocess_set;
     gm_resize_mode resize;
     const char *device;
+    gm_precision precision;
 } gm_predict_args;
 
 static void gm_predict_usage(FILE *f) {
@@ -45,12 +46,14 @@ static void gm_predict_usage(FILE *f) {
             "  --preprocess MODE   none|caffe|tf|torch (default: the model's, caffe for --arch models)\n"
             "  --resize MODE       nearest (default, as keras.utils.load_img) or bilinear (Pillow's)\n"
             "  --threads N         CPU threads (default: all cores)\n"
-            "  --device DEV        auto|cpu (default auto; the CUDA backend is not built yet)\n"
+            "  --device DEV        auto (default: the GPU when one is usable, else the CPU), cpu or cuda\n"
+            "  --precision P       fp32 (default), tf32, fp16 or bf16 (conv/GEMM arithmetic; tf32, fp16\n"
+            "                      and bf16 need --device cuda)\n"
             "  --strict            stop at the first unreadable image (default: report it and go on)\n"
             "  --quiet             no progress line and no per-item error lines on stderr\n"
             "\n"
             "Exit status: 0 all images classified, 1 some images failed, >1 the run could not start\n"
-            "(2 usage, 3 i/o, 4 file format, 5 unsupported model, 6 shape mismatch).\n",
+            "(2 usage, 3 i/o, 4 file format, 5 unsupported model, 6 shape mismatch, 10 no device).\n",
             gm_arch_names());
 }
 
@@ -86,6 +89,10 @@ static gm_status gm_predict_parse(int argc, char **argv, gm_predict_args *a, int
         else if (!strcmp(arg, "--arch") && val) a->model.arch = val, ++i;
         else if (!strcmp(arg, "--labels") && val) a->model.labels = val, ++i;
         else if (!strcmp(arg, "--device") && val) a->device = val, ++i;
+        else if (!strcmp(arg, "--precision") && val) {
+            GM_TRY(gm_precision_parse(val, &a->precision));
+            ++i;
+        }
         else if (!strcmp(arg, "--preprocess") && val) {
             GM_TRY(gm_preprocess_parse(val, &a->preprocess));
             a->preprocess_set = 1;
@@ -241,7 +248,7 @@ int gm_cmd_predict(int argc, char **argv) {
     st = gm_cli_expand_inputs(a.inputs, a.n_inputs, &paths);
     if (st == GM_OK) st = gm_model_load(a.model_path, &a.model, &g);
     if (st == GM_OK) {
-        gm_backend_config cfg = {.threads = a.threads};
+        gm_backend_config cfg = {.threads = a.threads, .precision = a.precision};
         st = gm_backend_open(a.device, &cfg, &be);
     }
     if (st == GM_OK && g->input_c != 3)

@@ -53,7 +53,10 @@ void gm_explain_usage(FILE *f) {
             "  --batch N          images per batch (default 16; SmoothGrad/IG copies are chunked to it)\n"
             "  --resume           continue a killed run in DIR without redoing written images\n"
             "  --strict           stop at the first unreadable image (default: record it and go on)\n"
-            "  --labels FILE, --preprocess MODE, --resize MODE, --threads N, --device auto|cpu, --arch A:\n"
+            "  --device DEV       auto (default: the GPU when one is usable, else the CPU), cpu or cuda\n"
+            "  --precision P      fp32 (default), tf32, fp16 or bf16: the arithmetic of convolutions and\n"
+            "                     matrix products (reduced precisions need --device cuda); maps are fp32\n"
+            "  --labels FILE, --preprocess MODE, --resize MODE, --threads N, --arch A:\n"
             "                     as in gradmap predict\n"
             "  --quiet            no progress line, no per-item messages\n"
             "\n"
@@ -152,11 +155,13 @@ gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *
         } else if (!strcmp(arg, "--png")) GM_TRY(gm_parse_png(val, a));
         else if (!strcmp(arg, "--colormap")) GM_TRY(gm_post_colormap_parse(val, &a->colormap));
         else if (!strcmp(arg, "--alpha")) GM_TRY(gm_parse_double(arg, val, -1e9, 1e9, &a->alpha));
-        else if (!strcmp(arg, "--compat")) GM_TRY(gm_post_compat_parse(val, &a->compat)); else if (!strcmp(arg, "--batch")) GM_TRY(gm_cli_parse_int(arg, val, 1, 65536, &a->batch));
+        else if (!strcmp(arg, "--compat")) GM_TRY(gm_post_compat_parse(val, &a->compat));
+        else if (!strcmp(arg, "--batch")) GM_TRY(gm_cli_parse_int(arg, val, 1, 65536, &a->batch));
         else if (!strcmp(arg, "--threads")) GM_TRY(gm_cli_parse_int(arg, val, 1, 4096, &a->threads));
         else if (!strcmp(arg, "--arch")) a->model.arch = val;
         else if (!strcmp(arg, "--labels")) a->model.labels = val;
         else if (!strcmp(arg, "--device")) a->device = val;
+        else if (!strcmp(arg, "--precision")) GM_TRY(gm_precision_parse(val, &a->precision));
         else if (!strcmp(arg, "--preprocess")) {
             GM_TRY(gm_preprocess_parse(val, &a->preprocess));
             a->preprocess_set = 1;

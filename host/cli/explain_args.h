@@ -14,6 +14,7 @@ typedef struct gm_explain_args {
     char **inputs;
     int n_inputs;
     gm_explain_config cfg;
+    gm_precision precision;
     int batch, threads, strict, quiet, resume, png_heatmap, png_overlay, top_k_given;
     gm_preprocess_mode preprocess;
     int preprocess_set;

@@ -90,6 +90,7 @@ static gm_status gm_cpu_sync(gm_backend *be) {
 static const gm_backend_ops gm_cpu_ops = {
     .name = "cpu",
     .destroy = gm_cpu_destroy,
+    .describe = gm_cpu_describe,
     .alloc = gm_cpu_alloc,
     .free = gm_cpu_free,
     .upload = gm_cpu_upload,
@@ -134,6 +135,9 @@ gm_status gm_cpu_backend_create(const gm_backend_config *cfg, gm_backend **out) 
     *out = NULL;
     int threads = cfg ? cfg->threads : 0;
     if (threads < 0) return gm_error(GM_ERR_INVALID_ARG, "cpu backend: threads = %d, expected >= 0", threads);
+    if (cfg && cfg->precision != GM_PRECISION_FP32)
+        return gm_error(GM_ERR_UNSUPPORTED, "the cpu backend computes in fp32 only; --precision %s needs --device cuda",
+                        gm_precision_name(cfg->precision));
     gm_cpu_backend *cb = calloc(1, sizeof *cb);
     if (!cb) return gm_error(GM_ERR_NOMEM, "cpu backend: cannot allocate the context");
     cb->base.ops = &gm_cpu_ops;

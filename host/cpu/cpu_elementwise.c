@@ -25,16 +25,16 @@ void gm_cpu_act_apply(const gm_activation *a, float *y, size_t rows, int cols) {
     case GM_ACT_RELU: {
         const float mx = a->max_value, slope = a->negative_slope, thr = a->threshold;
 #pragma omp parallel for schedule(static)
-        for (long long i = 0; i < count; ++i) y[i] = gm_relu_general(y[i], mx, slope, thr);
+        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_RELU, y[i], mx, slope, thr);
         break;
     }
     case GM_ACT_SIGMOID:
 #pragma omp parallel for schedule(static)
-        for (long long i = 0; i < count; ++i) y[i] = gm_sigmoid(y[i]);
+        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_SIGMOID, y[i], 0.0f, 0.0f, 0.0f);
         break;
     case GM_ACT_TANH:
 #pragma omp parallel for schedule(static)
-        for (long long i = 0; i < count; ++i) y[i] = gm_tanh(y[i]);
+        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_TANH, y[i], 0.0f, 0.0f, 0.0f);
         break;
     case GM_ACT_SOFTMAX:
 #pragma omp parallel for schedule(static)
@@ -86,7 +86,7 @@ gm_status gm_cpu_gap_fwd(gm_backend *be, const gm_tensor *x, gm_tensor *y) {
             const float *img = xd + (size_t)b * (size_t)hw * (size_t)c + c0;
             for (long long p = 0; p < hw; ++p)
                 for (int k = 0; k < len; ++k) acc[k] += (double)img[(size_t)p * (size_t)c + (size_t)k];
-            for (int k = 0; k < len; ++k) yd[(size_t)b * (size_t)c + (size_t)(c0 + k)] = (float)(acc[k] / (double)hw);
+            for (int k = 0; k < len; ++k) yd[(size_t)b * (size_t)c + (size_t)(c0 + k)] = gm_pool_mean(acc[k], hw);
         }
     }
     return GM_OK;

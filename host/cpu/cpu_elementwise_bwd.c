@@ -44,13 +44,16 @@ gm_status gm_cpu_activation_bwd(gm_backend *be, const gm_activation *a, gm_relu_
                             (double)mx, (double)slope, (double)thr);
         if (mode == GM_RELU_BWD_DECONV) {
 #pragma omp parallel for schedule(static)
-            for (long long i = 0; i < count; ++i) dxd[i] = gm_relu_bwd_deconvnet(g[i]);
+            for (long long i = 0; i < count; ++i)
+                dxd[i] = gm_activation_bwd_value(GM_ACT_RELU, GM_RELU_BWD_DECONV, yd[i], g[i], mx, slope, thr);
         } else if (mode == GM_RELU_BWD_GUIDED) {
 #pragma omp parallel for schedule(static)
-            for (long long i = 0; i < count; ++i) dxd[i] = gm_relu_general_bwd_guided(yd[i], g[i], mx, slope, thr);
+            for (long long i = 0; i < count; ++i)
+                dxd[i] = gm_activation_bwd_value(GM_ACT_RELU, GM_RELU_BWD_GUIDED, yd[i], g[i], mx, slope, thr);
         } else {
 #pragma omp parallel for schedule(static)
-            for (long long i = 0; i < count; ++i) dxd[i] = gm_relu_general_bwd(yd[i], g[i], mx, slope, thr);
+            for (long long i = 0; i < count; ++i)
+                dxd[i] = gm_activation_bwd_value(GM_ACT_RELU, GM_RELU_BWD_PLAIN, yd[i], g[i], mx, slope, thr);
         }
         return GM_OK;
     }
@@ -58,11 +61,13 @@ gm_status gm_cpu_activation_bwd(gm_backend *be, const gm_activation *a, gm_relu_
      * ordinary gradient whatever the mode. */
     case GM_ACT_SIGMOID:
 #pragma omp parallel for schedule(static)
-        for (long long i = 0; i < count; ++i) dxd[i] = gm_sigmoid_bwd(yd[i], g[i]);
+        for (long long i = 0; i < count; ++i)
+            dxd[i] = gm_activation_bwd_value(GM_ACT_SIGMOID, mode, yd[i], g[i], 0.0f, 0.0f, 0.0f);
         return GM_OK;
     case GM_ACT_TANH:
 #pragma omp parallel for schedule(static)
-        for (long long i = 0; i < count; ++i) dxd[i] = gm_tanh_bwd(yd[i], g[i]);
+        for (long long i = 0; i < count; ++i)
+            dxd[i] = gm_activation_bwd_value(GM_ACT_TANH, mode, yd[i], g[i], 0.0f, 0.0f, 0.0f);
         return GM_OK;
     case GM_ACT_SOFTMAX: {
         const int c = y->c;

@@ -109,6 +109,8 @@ typedef gm_status (*gm_cpu_pd_builder)(gm_cpu_backend *cb, const gm_layer_weight
 gm_status gm_cpu_weights_new(gm_cpu_backend *cb, gm_cpu_layer_kind kind, const dnnl_memory_desc_t *keras_md,
                              const float *kernel, int bias_len, const float *bias, gm_layer_weights **out);
 void gm_cpu_weights_free(gm_backend *be, gm_layer_weights **w);
+/* cpu_describe.c */
+gm_status gm_cpu_describe(gm_backend *be, char *buf, size_t size);
 /* Returns the cached primitive for this input shape, creating it (and reordering the weights
  * into its format when no cached format matches) on first use. */
 typedef enum gm_cpu_pass { GM_CPU_FORWARD = 0, GM_CPU_BACKWARD_DATA } gm_cpu_pass;

@@ -16,7 +16,7 @@ expect 2 "--top: 'zero' is not an integer" -- "$GRADMAP" predict "$model" "$img"
 expect 2 "--batch: '0' is not an integer in 1\.\." -- "$GRADMAP" predict "$model" "$img" --batch 0
 expect 2 "preprocess|caffe" -- "$GRADMAP" predict "$model" "$img" --preprocess imagenet
 expect 2 "resize|nearest" -- "$GRADMAP" predict "$model" "$img" --resize cubic
-expect 10 "no CUDA backend" -- "$GRADMAP" predict "$model" "$img" --device cuda
+expect 10 "--device cuda: " -- "$GRADMAP" predict "$model" "$img" --device cuda
 expect 2 "--device 'tpu'" -- "$GRADMAP" predict "$model" "$img" --device tpu
 expect 3 "nope: no such file or folder" -- "$GRADMAP" predict "$model" "$workdir/nope"
 mkdir -p "$workdir/empty"
