@@ -52,4 +52,35 @@ void gm_test_check(gm_test_counts *c, int ok, const char *fmt, ...)
 /* Prints "N passed, M failed" and returns the process exit code (0 or 1). */
 int gm_test_summary(const gm_test_counts *c);
 
+/* ---- Helpers of the CPU-vs-CUDA tier (tests/gpu/), usable with any backend. ---- */
+
+/* Like gm_test_backend_tensor, for a backend whose memory the host cannot touch (CUDA): the NaN
+ * pattern is uploaded rather than written through the pointer, and a failed alloc or upload exits
+ * the test with a message. */
+gm_tensor gm_test_device_tensor(gm_backend *be, int n, int h, int w, int c, const float *host);
+/* Frees a tensor made by either constructor and nulls its data. */
+void gm_test_tensor_free(gm_backend *be, gm_tensor *t);
+
+/* Distance between two finite floats in units in the last place (0 for +0 vs -0), as a double
+ * so that values of opposite signs far apart do not overflow. */
+double gm_test_ulp_distance(float a, float b);
+/* Element-wise: passes when |got - ref| <= atol or got is within max_ulps ulps of ref; any
+ * NaN/Inf fails. Prints the largest ulp distance, the largest |diff| and the worst index. */
+int gm_test_close_ulps(const char *what, const float *got, const float *ref, size_t n, double max_ulps, double atol);
+
+/* max |x| and sqrt(mean x^2) of n floats (0 for n == 0; NaN when x holds a NaN). */
+double gm_test_max_abs(const float *x, size_t n);
+double gm_test_rms(const float *x, size_t n);
+/* Spearman's rank correlation of a and b (ties get their average rank). NaN when n < 2, when
+ * either holds a non-finite value, or when either is constant (a correlation is undefined). */
+double gm_test_spearman(const float *a, const float *b, size_t n);
+
+/* The CUDA plugin of this build (GM_BINARY_DIR/libgradmap_cuda.so): 0 when the build has none (CUDA
+ * off), 1 when it loads with RTLD_NOW and its table matches this build (abi and structure sizes),
+ * -1 when it exists but does not load or does not match (the reason in why). The backend registry
+ * reports all of these as GM_ERR_NO_DEVICE, so a GPU test tells "no plugin" and "broken plugin"
+ * from "no device" with this. The handle stays open: the plugin links the static CUDA runtime,
+ * whose exit handlers must not be unloaded before exit. */
+int gm_test_cuda_plugin_status(char *why, size_t size);
+
 #endif
