@@ -127,6 +127,10 @@ typedef struct gm_backend_ops {
     /* One line naming the device and library versions (CPU model / GPU, driver, CUDA, cuDNN,
      * cuBLAS, oneDNN), for `gradmap info`, the bench JSON and results provenance. */
     gm_status (*describe)(gm_backend *be, char *buf, size_t size);
+    /* Peak device memory in use since the backend was created, in bytes (CUDA: the device's total
+     * minus the lowest free figure seen after an allocation, so other processes count too).
+     * NULL on backends whose memory is the host's (the bench reads getrusage instead). */
+    gm_status (*memory_peak)(gm_backend *be, size_t *bytes);
 
     /* Memory. free() nulls the pointer; alloc of 0 bytes returns a valid, freeable pointer. */
     gm_status (*alloc)(gm_backend *be, size_t bytes, void **out);

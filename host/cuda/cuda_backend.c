@@ -179,6 +179,14 @@ static gm_status gm_cuda_sync(gm_backend *be) {
     return GM_OK;
 }
 
+static gm_status gm_cuda_memory_peak(gm_backend *be, size_t *bytes) {
+    if (!be || !bytes) return gm_error(GM_ERR_INVALID_ARG, "cuda memory_peak: NULL argument");
+    gm_cuda_backend *cb = gm_cuda_cast(be);
+    gm_cuda_note_memory(cb);
+    *bytes = cb->device_memory > cb->free_memory_low ? cb->device_memory - cb->free_memory_low : 0;
+    return GM_OK;
+}
+
 /* cuda_device.c */
 void gm_cuda_destroy(gm_backend **be);
 gm_status gm_cuda_describe(gm_backend *be, char *buf, size_t size);
@@ -188,6 +196,7 @@ const gm_backend_ops gm_cuda_ops = {
     .name = "cuda",
     .destroy = gm_cuda_destroy,
     .describe = gm_cuda_describe,
+    .memory_peak = gm_cuda_memory_peak,
     .alloc = gm_cuda_alloc,
     .free = gm_cuda_free,
     .upload = gm_cuda_upload,
