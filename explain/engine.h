@@ -42,6 +42,12 @@ gm_status gm_engine_create_ex(const gm_graph *g, gm_backend *be, const gm_engine
  * engine created with a backward. */
 gm_status gm_engine_backward(gm_engine *e, const int *cls, float seed, gm_relu_bwd_mode mode);
 
+/* Multiply-accumulates of one backward-data pass for one image: every Conv2D / Dense node whose
+ * backward-data runs (on the path from the seed, above the stop node, with an input whose gradient
+ * is wanted) costs what its forward costs (the transposed product has the same size). 0 for a
+ * forward-only engine. */
+double gm_engine_backward_macs(const gm_engine *e);
+
 /* Copies the gradient of node `index` (kept by keep_grads) for the last backward's images. */
 gm_status gm_engine_read_grad(gm_engine *e, int index, float *host_dst);
 

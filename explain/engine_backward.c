@@ -330,6 +330,21 @@ gm_status gm_engine_backward(gm_engine *e, const int *cls, float seed, gm_relu_b
     return GM_OK;
 }
 
+double gm_engine_backward_macs(const gm_engine *e) {
+    if (e->seed_node < 0) return 0.0;
+    double macs = 0.0;
+    for (int i = e->seed_node; i > e->stop_node; --i) {
+        const gm_node *n = &e->g->nodes[i];
+        if (!e->needs_grad[i] || (n->op != GM_OP_CONV2D && n->op != GM_OP_DENSE)) continue;
+        int j = n->inputs[0];
+        if (j < e->stop_node || !e->needs_grad[j]) continue; /* gm_backward_node skips it too */
+        macs += n->op == GM_OP_CONV2D
+                    ? (double)n->out.h * n->out.w * n->conv.cout * n->conv.kh * n->conv.kw * n->conv.cin
+                    : (double)n->dense.in * n->dense.out;
+    }
+    return macs;
+}
+
 gm_status gm_engine_grad(gm_engine *e, int index, gm_tensor *out) {
     if (e->seed_node < 0 || index < 0 || index >= e->g->n_nodes || !e->grad_kept[index])
         return gm_error(GM_ERR_INVALID_ARG, "the gradient of layer index %d was not kept by the engine", index);

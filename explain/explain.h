@@ -103,4 +103,32 @@ const struct gm_engine_stats *gm_explainer_stats(const gm_explainer *x);
 int gm_explainer_backward_stop(const gm_explainer *x);
 int gm_explainer_target_layer(const gm_explainer *x);
 
+/* Opt-in stage timer (for `gradmap bench`). While on, gm_explainer_run waits for the backend
+ * (ops->sync) at every stage boundary and adds the wall time of each stage to the totals below, so
+ * that asynchronous GPU work is charged to the stage that queued it. Off by default: then nothing
+ * is synchronised and nothing is timed. Turning it on resets the totals.
+ *   forward_s   forward passes, reading back the logits / probabilities, choosing the targets;
+ *   backward_s  backward-data passes (plain and guided);
+ *   maps_s      everything else: method kernels, downloads of gradients and maps, SmoothGrad noise
+ *               and IG path rows, accumulation.
+ * SmoothGrad / IG rows add their own forward and backward passes to forward_s and backward_s. */
+typedef struct gm_explain_timing {
+    double forward_s, backward_s, maps_s;
+} gm_explain_timing;
+
+void gm_explainer_set_timing(gm_explainer *x, int on);
+void gm_explainer_timing(const gm_explainer *x, gm_explain_timing *out);
+
+/* Multiply-accumulates (Conv2D and Dense layers only; pooling, activations and the explanation
+ * kernels are not counted) per image for this explainer's configuration:
+ *   F = gm_graph_forward_macs (one forward pass), B = gm_engine_backward_macs (one backward-data
+ *   pass down to gm_explainer_backward_stop: a conv's backward-data costs its forward's MACs),
+ *   K = targets per image, P = plain backward (1 when saliency, input x gradient or a CAM method
+ *   that needs the target-layer gradient is asked, else 0) + guided backward (1 when guidedbp or
+ *   guidedgradcam is asked);
+ *   MACs = F + K * P * B + K * (R_sg + R_ig) * (F + B), R_sg = SmoothGrad samples (when asked),
+ *   R_ig = IG steps (+1 for the trapezoid rule; when asked).
+ * Closed-form Grad-CAM / CAM on a GAP -> Dense head run no backward (P = 0 for them). */
+double gm_explainer_macs_per_image(const gm_explainer *x);
+
 #endif

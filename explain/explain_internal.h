@@ -30,11 +30,19 @@ struct gm_explainer {
     float *baselines;        /* IG baselines of the batch's images, max_batch x H x W x C */
     int *row_cls, *row_image; /* per row: target class, image it belongs to */
     double *row_weight;      /* per row: weight of its gradient in the image's sum */
+    /* Opt-in stage timer (explain_cost.c): the time of the last stage boundary and the totals. */
+    int timing;
+    double timing_mark;
+    gm_explain_timing times;
 };
 
 int gm_explain_wants(const gm_explainer *x, gm_method m);
 /* Copies a batch of n maps (n, h*w) computed for target rank k into maps[m] (n, K, h*w). */
 void gm_explain_scatter(gm_explainer *x, gm_method m, int n, int k, const float *src, int hw);
+/* A stage boundary for the opt-in timer: when timing is on, waits for the backend and adds the time
+ * since the previous boundary to *stage (NULL: starts a run without charging anything). When off,
+ * returns at once. */
+gm_status gm_explain_mark(gm_explainer *x, double *stage);
 /* SmoothGrad and Integrated Gradients for target rank k of the n images (after the clean pass). */
 gm_status gm_explain_sampling(gm_explainer *x, const float *input, int n, int k);
 

@@ -2,7 +2,8 @@
  * target rank one plain backward (shared by saliency, input x gradient and the whole Grad-CAM
  * family) and one guided backward when guided methods are asked, the CAM-family kernels on the
  * backend, and Zhou's CAM for all ranks in one call. Maps are downloaded raw to the host in
- * (image, rank, h, w) order. SmoothGrad and IG follow in explain_sampling.c. */
+ * (image, rank, h, w) order. SmoothGrad and IG follow in explain_sampling.c. Stage boundaries
+ * (forward / backward / maps) are marked for the opt-in stage timer of explain_cost.c. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,8 @@ gm_status gm_explainer_run(gm_explainer *x, const float *input, int n, const int
         return gm_error(GM_ERR_INVALID_ARG, "batch of %d images for an explainer planned for 1..%d", n, x->cfg.max_batch);
     const gm_graph *g = x->g;
     int K = x->cfg.n_targets, C = x->n_classes;
+    gm_explain_timing *t = &x->times;
+    GM_TRY(gm_explain_mark(x, NULL));
     GM_TRY(gm_engine_forward(x->engine, input, n));
     GM_TRY(gm_engine_read(x->engine, g->logits_node, x->logits));
     if (g->output_node != g->logits_node) {
@@ -192,24 +195,31 @@ gm_status gm_explainer_run(gm_explainer *x, const float *input, int n, const int
     } else {
         for (int i = 0; i < n; ++i) gm_top_k(x->logits + (size_t)i * C, C, K, x->targets + (size_t)i * K);
     }
+    GM_TRY(gm_explain_mark(x, &t->forward_s));
     if (gm_explain_wants(x, GM_METHOD_CAM)) GM_TRY(gm_cam_all_ranks(x, n));
     for (int k = 0; k < K; ++k) {
         for (int i = 0; i < n; ++i) x->row_cls[i] = x->targets[(size_t)i * K + k];
         if (x->closed_form_gradcam) GM_TRY(gm_closed_form_gradcam(x, n, k));
+        GM_TRY(gm_explain_mark(x, &t->maps_s));
         if (x->need_plain_bwd) {
             GM_TRY(gm_engine_backward(x->engine, x->row_cls, 1.0f, GM_RELU_BWD_PLAIN));
+            GM_TRY(gm_explain_mark(x, &t->backward_s));
             if (x->need_input_grad && (gm_explain_wants(x, GM_METHOD_SALIENCY) || gm_explain_wants(x, GM_METHOD_INPUTXGRAD)))
                 GM_TRY(gm_input_maps(x, n, k));
             if (x->need_target_grad) GM_TRY(gm_target_maps(x, n, k));
+            GM_TRY(gm_explain_mark(x, &t->maps_s));
         }
         if (x->need_guided_bwd) {
             GM_TRY(gm_engine_backward(x->engine, x->row_cls, 1.0f, GM_RELU_BWD_GUIDED));
+            GM_TRY(gm_explain_mark(x, &t->backward_s));
             GM_TRY(gm_guided_maps(x, n, k));
+            GM_TRY(gm_explain_mark(x, &t->maps_s));
         }
     }
     /* SmoothGrad and IG reuse the engine's rows: after this the forward state is theirs. */
     if (gm_explain_wants(x, GM_METHOD_SMOOTHGRAD) || gm_explain_wants(x, GM_METHOD_INTGRAD))
         for (int k = 0; k < K; ++k) GM_TRY(gm_explain_sampling(x, input, n, k));
+    GM_TRY(gm_explain_mark(x, &t->maps_s));
     memset(out, 0, sizeof *out);
     out->n = n;
     out->n_classes = C;

@@ -46,8 +46,11 @@ static void gm_gaussian_fill(uint64_t key, float *out, size_t n, float sigma, co
 static gm_status gm_flush_rows(gm_explainer *x, int *count) {
     if (*count == 0) return GM_OK;
     size_t in_size = (size_t)x->in_h * x->in_w * x->in_c;
+    GM_TRY(gm_explain_mark(x, &x->times.maps_s)); /* making the rows */
     GM_TRY(gm_engine_forward(x->engine, x->rows, *count));
+    GM_TRY(gm_explain_mark(x, &x->times.forward_s));
     GM_TRY(gm_engine_backward(x->engine, x->row_cls, 1.0f, GM_RELU_BWD_PLAIN));
+    GM_TRY(gm_explain_mark(x, &x->times.backward_s));
     GM_TRY(gm_engine_read_grad(x->engine, 0, x->h_grad));
     for (int r = 0; r < *count; ++r) {
         double *acc = x->acc + (size_t)x->row_image[r] * in_size;

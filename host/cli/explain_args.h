@@ -29,6 +29,9 @@ typedef struct gm_explain_args {
 gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *help);
 void gm_explain_usage(FILE *f);
 
+/* How a method's raw map is turned into a picture (signed attributions, gradient magnitudes, CAMs). */
+gm_post_map_kind gm_explain_map_kind(gm_method m);
+
 /* Writes the heatmap and/or overlay PNGs of one map (raw, map_h x map_w) for `image`:
  * DIR/png/<stem>_<method>[_top<rank>].png and ..._overlay.png. `scratch` holds map_h*map_w floats,
  * `full` image->width*image->height floats and `pixels` image->width*image->height*3 bytes (the

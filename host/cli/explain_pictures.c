@@ -6,7 +6,7 @@
 #include "explain_args.h"
 #include "host/png_write.h"
 
-static gm_post_map_kind gm_map_kind(gm_method m) {
+gm_post_map_kind gm_explain_map_kind(gm_method m) {
     if (m == GM_METHOD_INPUTXGRAD || m == GM_METHOD_INTGRAD) return GM_MAP_SIGNED;
     return gm_method_is_input_space(m) ? GM_MAP_GRADIENT : GM_MAP_CAM;
 }
@@ -16,7 +16,7 @@ gm_status gm_explain_write_pictures(const gm_explain_args *a, const char *stem, 
                                     float *full, uint8_t *pixels) {
     if (!a->png_heatmap && !a->png_overlay) return GM_OK;
     int w = image->width, h = image->height;
-    gm_status st = gm_post_picture_map(a->compat, gm_map_kind(m), map, map_h, map_w, scratch, full, h, w);
+    gm_status st = gm_post_picture_map(a->compat, gm_explain_map_kind(m), map, map_h, map_w, scratch, full, h, w);
     char path[4096], suffix[32] = "";
     if (n_ranks > 1) snprintf(suffix, sizeof suffix, "_top%d", rank + 1);
     if (st == GM_OK && a->png_heatmap) {

@@ -1,6 +1,7 @@
-/* main.c — the gradmap command-line tool: dispatches to subcommands (predict, info) and owns the
- * process exit code. Exit codes: 0 success, 1 some items failed, 2 bad usage, and the per-status
- * codes of host/status.c (3 i/o, 4 format, 5 unsupported, 6 shape, 7 not found, 8 memory, 9 backend). */
+/* main.c — the gradmap command-line tool: dispatches to subcommands (predict, explain, info,
+ * bench) and owns the process exit code. Exit codes: 0 success, 1 some items failed, 2 bad usage,
+ * and the per-status codes of host/status.c (3 i/o, 4 format, 5 unsupported, 6 shape, 7 not
+ * found, 8 memory, 9 backend, 10 no device). */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ static void gm_usage(FILE *f) {
             "  predict MODEL INPUT...   top-K classes for images (files, folders, lists of paths)\n"
             "  explain MODEL INPUT...   saliency / Grad-CAM family maps for images: results.h5, PNGs, CSV\n"
             "  info MODEL               layers, shapes, parameters, multiply-accumulates, target layer\n"
+            "  bench --arch A|--model F images/s, GFLOP/s, memory per method and batch size (JSON lines)\n"
             "\n"
             "  gradmap <command> --help   options of a command\n"
             "  gradmap --version          version\n",
@@ -39,6 +41,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "predict")) return gm_cmd_predict(argc - 1, argv + 1);
     if (!strcmp(cmd, "info")) return gm_cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return gm_cmd_explain(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return gm_cmd_bench(argc - 1, argv + 1);
     fprintf(stderr, "gradmap: unknown command '%s'\n\n", cmd);
     gm_usage(stderr);
     return 2;
