@@ -11,6 +11,7 @@ int gm_cmd_predict(int argc, char **argv);
 int gm_cmd_info(int argc, char **argv);
 int gm_cmd_explain(int argc, char **argv);
 int gm_cmd_bench(int argc, char **argv);
+int gm_cmd_audit(int argc, char **argv);
 
 /* Prints "gradmap: <message>" for the last error and returns the exit code for `st`. */
 int gm_cli_fail(gm_status st);

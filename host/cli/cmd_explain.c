@@ -32,29 +32,6 @@ typedef struct gm_run {
     size_t pixels_cap;
 } gm_run;
 
-/* --layer NAME, or the default; an unknown name lists the candidates. */
-static gm_status gm_resolve_layer(gm_run *run) {
-    if (!run->a.layer) return GM_OK;
-    const gm_graph *g = run->g;
-    int idx = gm_graph_find(g, run->a.layer);
-    if (idx >= 0 && g->nodes[idx].out.rank == 4 && g->nodes[idx].fused_into < 0) {
-        run->a.cfg.target_layer = idx;
-        return GM_OK;
-    }
-    char list[2048] = "";
-    size_t used = 0;
-    for (int i = 0; i < g->n_nodes && used < sizeof list; ++i) {
-        const gm_node *n = &g->nodes[i];
-        if (n->out.rank == 4 && n->out.h * n->out.w > 1 && n->fused_into < 0 && n->op != GM_OP_INPUT)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", n->name);
-    }
-    if (idx >= 0 && g->nodes[idx].fused_into >= 0)
-        return gm_error(GM_ERR_NOT_FOUND, "--layer %s is folded into '%s' at inference; candidates: %s", run->a.layer,
-                        g->nodes[g->nodes[idx].fused_into].name, list);
-    return gm_error(GM_ERR_NOT_FOUND, "--layer %s: no such spatial layer in %s; candidates: %s", run->a.layer,
-                    run->a.model_path, list);
-}
-
 /* --class top1 | INDEX | NAME. */
 static gm_status gm_resolve_class(gm_run *run, int *cls) {
     *cls = -1;
@@ -305,7 +282,7 @@ int gm_cmd_explain(int argc, char **argv) {
         st = gm_error(GM_ERR_UNSUPPORTED, "%s: the model takes %d-channel input; gradmap feeds RGB images (3 channels)",
                       run.a.model_path, run.g->input_c);
     int cls = -1;
-    if (st == GM_OK) st = gm_resolve_layer(&run);
+    if (st == GM_OK) st = gm_explain_resolve_layer(run.g, &run.a);
     if (st == GM_OK) st = gm_resolve_class(&run, &cls);
     if (st == GM_OK) {
         gm_backend_config bc = {.threads = run.a.threads, .precision = run.a.precision};

@@ -182,3 +182,25 @@ gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *
         return gm_error(GM_ERR_INVALID_ARG, "--class and --top-k cannot be combined");
     return GM_OK;
 }
+
+/* --layer NAME (explain_args.h). */
+gm_status gm_explain_resolve_layer(const gm_graph *g, gm_explain_args *a) {
+    if (!a->layer) return GM_OK;
+    int idx = gm_graph_find(g, a->layer);
+    if (idx >= 0 && g->nodes[idx].out.rank == 4 && g->nodes[idx].fused_into < 0) {
+        a->cfg.target_layer = idx;
+        return GM_OK;
+    }
+    char list[2048] = "";
+    size_t used = 0;
+    for (int i = 0; i < g->n_nodes && used < sizeof list; ++i) {
+        const gm_node *n = &g->nodes[i];
+        if (n->out.rank == 4 && n->out.h * n->out.w > 1 && n->fused_into < 0 && n->op != GM_OP_INPUT)
+            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", n->name);
+    }
+    if (idx >= 0 && g->nodes[idx].fused_into >= 0)
+        return gm_error(GM_ERR_NOT_FOUND, "--layer %s is folded into '%s' at inference; candidates: %s", a->layer,
+                        g->nodes[g->nodes[idx].fused_into].name, list);
+    return gm_error(GM_ERR_NOT_FOUND, "--layer %s: no such spatial layer in %s; candidates: %s", a->layer,
+                    a->model_path, list);
+}

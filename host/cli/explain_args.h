@@ -3,6 +3,8 @@
 #ifndef GM_EXPLAIN_ARGS_H
 #define GM_EXPLAIN_ARGS_H
 
+#include <stdio.h>
+
 #include "explain/explain.h"
 #include "explain/post.h"
 #include "host/image.h"
@@ -28,6 +30,10 @@ typedef struct gm_explain_args {
 /* Parses argv (argv[0] = "explain"); *help = 1 for --help. */
 gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *help);
 void gm_explain_usage(FILE *f);
+
+/* --layer NAME into a->cfg.target_layer (unset: the model's default); an unknown or folded layer is
+ * GM_ERR_NOT_FOUND listing the candidate layers. */
+gm_status gm_explain_resolve_layer(const gm_graph *g, gm_explain_args *a);
 
 /* How a method's raw map is turned into a picture (signed attributions, gradient magnitudes, CAMs). */
 gm_post_map_kind gm_explain_map_kind(gm_method m);

@@ -1,5 +1,5 @@
 /* main.c — the gradmap command-line tool: dispatches to subcommands (predict, explain, info,
- * bench) and owns the process exit code. Exit codes: 0 success, 1 some items failed, 2 bad usage,
+ * bench, audit) and owns the process exit code. Exit codes: 0 success, 1 some items failed, 2 bad usage,
  * and the per-status codes of host/status.c (3 i/o, 4 format, 5 unsupported, 6 shape, 7 not
  * found, 8 memory, 9 backend, 10 no device). */
 #include <stdio.h>
@@ -18,6 +18,8 @@ static void gm_usage(FILE *f) {
             "  explain MODEL INPUT...   saliency / Grad-CAM family maps for images: results.h5, PNGs, CSV\n"
             "  info MODEL               layers, shapes, parameters, multiply-accumulates, target layer\n"
             "  bench --arch A|--model F images/s, GFLOP/s, memory per method and batch size (JSON lines)\n"
+            "  audit MODEL DATA         where the model looks across a labelled dataset, per class; flags\n"
+            "                           shortcut classes (SpRAy); report.html, audit.h5, CSVs\n"
             "\n"
             "  gradmap <command> --help   options of a command\n"
             "  gradmap --version          version\n",
@@ -42,6 +44,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "info")) return gm_cmd_info(argc - 1, argv + 1);
     if (!strcmp(cmd, "explain")) return gm_cmd_explain(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return gm_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "audit")) return gm_cmd_audit(argc - 1, argv + 1);
     fprintf(stderr, "gradmap: unknown command '%s'\n\n", cmd);
     gm_usage(stderr);
     return 2;
