@@ -3,7 +3,6 @@
  * audit goes on with what is valid. */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -82,25 +81,6 @@ fail:
 
 /* ---- the dataset ---- */
 
-static char *gm_strdup(const char *s) {
-    size_t n = strlen(s) + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s, n);
-    return d;
-}
-
-static char *gm_printf_alloc(const char *fmt, ...) {
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s) vsnprintf(s, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
-    return s;
-}
-
 static int gm_is_dir(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
@@ -120,7 +100,7 @@ static gm_status gm_add_label(gm_audit_dataset *d, const char *label, int *index
     char **grown = realloc(d->labels, (size_t)(d->n_labels + 1) * sizeof *grown);
     if (!grown) return gm_error(GM_ERR_NOMEM, "out of memory listing labels");
     d->labels = grown;
-    if (!(d->labels[d->n_labels] = gm_strdup(label))) return gm_error(GM_ERR_NOMEM, "out of memory listing labels");
+    if (!(d->labels[d->n_labels] = gm_cli_strdup(label))) return gm_error(GM_ERR_NOMEM, "out of memory listing labels");
     *index = d->n_labels++;
     return GM_OK;
 }
@@ -134,8 +114,8 @@ static gm_status gm_add_item(gm_audit_dataset *d, const char *path, const char *
     gm_audit_item *it = &d->items[d->n_items];
     memset(it, 0, sizeof *it);
     it->cls = cls;
-    it->path = gm_strdup(path);
-    it->listed = gm_strdup(listed);
+    it->path = gm_cli_strdup(path);
+    it->listed = gm_cli_strdup(listed);
     if (!it->path || !it->listed) {
         free(it->path), free(it->listed);
         return gm_error(GM_ERR_NOMEM, "out of memory listing images");
@@ -156,7 +136,7 @@ static gm_status gm_list_folders(const char *data, int quiet, gm_audit_dataset *
     gm_status st = GM_OK;
     for (struct dirent *e; st == GM_OK && (e = readdir(dir));) {
         if (e->d_name[0] == '.') continue;
-        char *full = gm_printf_alloc("%s/%s", data, e->d_name);
+        char *full = gm_cli_printf("%s/%s", data, e->d_name);
         if (!full) {
             st = gm_error(GM_ERR_NOMEM, "out of memory listing %s", data);
         } else if (!gm_is_dir(full)) {
@@ -165,7 +145,7 @@ static gm_status gm_list_folders(const char *data, int quiet, gm_audit_dataset *
         } else {
             char **grown = n < cap ? names : realloc(names, (size_t)(cap = cap ? 2 * cap : 16) * sizeof *grown);
             if (grown) names = grown;
-            if (!grown || !(names[n] = gm_strdup(e->d_name))) st = gm_error(GM_ERR_NOMEM, "out of memory listing %s", data);
+            if (!grown || !(names[n] = gm_cli_strdup(e->d_name))) st = gm_error(GM_ERR_NOMEM, "out of memory listing %s", data);
             else ++n;
         }
         free(full);
@@ -175,10 +155,15 @@ static gm_status gm_list_folders(const char *data, int quiet, gm_audit_dataset *
     for (int c = 0; c < n && st == GM_OK; ++c) {
         int cls;
         st = gm_add_label(d, names[c], &cls);
-        char *folder = st == GM_OK ? gm_printf_alloc("%s/%s", data, names[c]) : NULL;
+        char *folder = st == GM_OK ? gm_cli_printf("%s/%s", data, names[c]) : NULL;
         gm_path_list images = {0};
         if (st == GM_OK && !folder) st = gm_error(GM_ERR_NOMEM, "out of memory listing %s", data);
-        if (st == GM_OK) st = gm_cli_expand_inputs(&folder, 1, &images);
+        if (st == GM_OK) {
+            st = gm_cli_expand_inputs(&folder, 1, &images);
+            /* An empty class folder is a class without images (reported per class), not an error;
+             * gm_cli_expand_inputs says "no images found" with GM_ERR_INVALID_ARG. */
+            if (st == GM_ERR_INVALID_ARG) st = GM_OK, gm_clear_error();
+        }
         size_t skip = strlen(data) + 1;
         for (int i = 0; st == GM_OK && i < images.count; ++i) {
             gm_audit_item *it;
@@ -195,7 +180,7 @@ static gm_status gm_list_folders(const char *data, int quiet, gm_audit_dataset *
 /* The folder of a file path ("." when it has none), malloc'd. */
 static char *gm_dirname(const char *path) {
     const char *slash = strrchr(path, '/');
-    if (!slash) return gm_strdup(".");
+    if (!slash) return gm_cli_strdup(".");
     size_t len = (size_t)(slash - path);
     char *d = malloc(len + 2);
     if (!d) return NULL;
@@ -205,7 +190,7 @@ static char *gm_dirname(const char *path) {
 }
 
 static char *gm_resolve(const char *base, const char *path) {
-    return path[0] == '/' ? gm_strdup(path) : gm_printf_alloc("%s/%s", base, path);
+    return path[0] == '/' ? gm_cli_strdup(path) : gm_cli_printf("%s/%s", base, path);
 }
 
 static char *gm_trim(char *s) {
@@ -298,10 +283,10 @@ static gm_status gm_csv_row(gm_audit_dataset *d, const char *csv, const char *ba
     gm_status st = gm_add_item(d, resolved, path[0] ? path : where, cls, &it);
     free(resolved);
     GM_TRY(st);
-    if (!path[0]) gm_set_error(it, gm_printf_alloc("%s %s: empty path", csv, where));
-    else if (!label[0]) gm_set_error(it, gm_printf_alloc("%s %s: empty label", csv, where));
+    if (!path[0]) gm_set_error(it, gm_cli_printf("%s %s: empty path", csv, where));
+    else if (!label[0]) gm_set_error(it, gm_cli_printf("%s %s: empty label", csv, where));
     else if (n != 2 && n != 3 && n != 6 && n != 7)
-        gm_set_error(it, gm_printf_alloc("%s %s: %d fields; expected path,label[,mask][,x0,y0,x1,y1]", csv, where, n));
+        gm_set_error(it, gm_cli_printf("%s %s: %d fields; expected path,label[,mask][,x0,y0,x1,y1]", csv, where, n));
     if (it->error) return GM_OK;
     if ((n == 3 || n == 7) && gm_trim(f[2])[0]) {
         it->mask_path = gm_resolve(mask_base, gm_trim(f[2]));
@@ -311,7 +296,7 @@ static gm_status gm_csv_row(gm_audit_dataset *d, const char *csv, const char *ba
     if (n >= 6) {
         gm_audit_rect box;
         if (!gm_parse_box(f + n - 4, &box))
-            gm_set_error(it, gm_printf_alloc("%s %s: the box '%s,%s,%s,%s' is not four integers", csv, where, f[n - 4],
+            gm_set_error(it, gm_cli_printf("%s %s: the box '%s,%s,%s,%s' is not four integers", csv, where, f[n - 4],
                                              f[n - 3], f[n - 2], f[n - 1]));
         else GM_TRY(gm_item_add_box(it, &box));
         d->has_annotations = 1;
@@ -337,7 +322,7 @@ static gm_status gm_merge_rows(gm_audit_dataset *d, const char *csv) {
             gm_audit_item *dup = &d->items[idx[j]];
             drop[idx[j]] = 1;
             if (dup->cls != first->cls)
-                gm_set_error(first, gm_printf_alloc("%s: %s lists it with label '%s' and also '%s'", first->listed, csv,
+                gm_set_error(first, gm_cli_printf("%s: %s lists it with label '%s' and also '%s'", first->listed, csv,
                                                     d->labels[first->cls], d->labels[dup->cls]));
             if (dup->error) gm_set_error(first, dup->error), dup->error = NULL;
             for (int b = 0; st == GM_OK && b < dup->n_boxes; ++b) st = gm_item_add_box(first, &dup->boxes[b]);
@@ -385,7 +370,7 @@ static gm_status gm_list_csv(const char *csv, const char *masks, gm_audit_datase
 static gm_status gm_find_masks(gm_audit_dataset *d, const char *masks) {
     for (int i = 0; i < d->n_items; ++i) {
         gm_audit_item *it = &d->items[i];
-        char *png = gm_printf_alloc("%s/%s", masks, it->listed), *same = gm_printf_alloc("%s/%s", masks, it->listed);
+        char *png = gm_cli_printf("%s/%s", masks, it->listed), *same = gm_cli_printf("%s/%s", masks, it->listed);
         if (!png || !same) {
             free(png), free(same);
             return gm_error(GM_ERR_NOMEM, "out of memory looking for masks");
@@ -394,7 +379,7 @@ static gm_status gm_find_masks(gm_audit_dataset *d, const char *masks) {
         if (dot && (!slash || dot > slash)) strcpy(dot, ".png");
         if (gm_is_file(png)) it->mask_path = png, png = NULL;
         else if (gm_is_file(same)) it->mask_path = same, same = NULL;
-        else it->note = gm_printf_alloc("no mask at %s: object metrics not computed", png);
+        else it->note = gm_cli_printf("no mask at %s: object metrics not computed", png);
         free(png), free(same);
     }
     return GM_OK;
@@ -424,7 +409,7 @@ static gm_status gm_read_boxes(gm_audit_dataset *d, const char *boxes, int quiet
                 if (!quiet) fprintf(stderr, "gradmap: warning: %s row %ld: '%s' is not an image of the dataset; ignored\n", boxes, row, f[0]);
                 ++d->n_warnings;
             } else if (!gm_parse_box(f + 1, &box)) {
-                gm_set_error(it, gm_printf_alloc("%s row %ld: the box '%s,%s,%s,%s' is not four integers", boxes, row,
+                gm_set_error(it, gm_cli_printf("%s row %ld: the box '%s,%s,%s,%s' is not four integers", boxes, row,
                                                  f[1], f[2], f[3], f[4]));
             } else {
                 st = gm_item_add_box(it, &box);

@@ -2,24 +2,12 @@
  * aligned, explain/audit.h), its picture map at the original size, the object mask from a mask file
  * and/or boxes, the regions in its pixels, and the metrics of explain/audit_metrics.h. */
 #include <math.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit_image.h"
+#include "cli.h"
 #include "explain_args.h"
-
-char *gm_audit_printf(const char *fmt, ...) {
-    va_list ap, ap2;
-    va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (s) vsnprintf(s, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
-    return s;
-}
 
 void gm_audit_metrics_undefined(gm_audit_metrics *m) {
     m->mass = 0.0;
@@ -52,7 +40,7 @@ static gm_status gm_work_reserve(gm_audit_image_work *w, size_t map_size, size_t
 
 /* Adds a note (several are joined with "; "). */
 static gm_status gm_add_note(gm_audit_image *im, const char *text) {
-    char *joined = im->note ? gm_audit_printf("%s; %s", im->note, text) : gm_audit_printf("%s", text);
+    char *joined = im->note ? gm_cli_printf("%s; %s", im->note, text) : gm_cli_printf("%s", text);
     if (!joined) return gm_error(GM_ERR_NOMEM, "out of memory");
     free(im->note);
     im->note = joined;
@@ -70,13 +58,13 @@ static gm_status gm_build_mask(gm_audit_image *im, const gm_audit_item *item, in
         gm_image m = {0};
         gm_status st = gm_image_load(item->mask_path, &m);
         if (st != GM_OK) {
-            char *t = gm_audit_printf("mask unreadable (%s): object metrics not computed", gm_last_error());
+            char *t = gm_cli_printf("mask unreadable (%s): object metrics not computed", gm_last_error());
             st = t ? gm_add_note(im, t) : gm_error(GM_ERR_NOMEM, "out of memory");
             free(t);
             return st;
         }
         if (m.width != W || m.height != H) {
-            char *t = gm_audit_printf("mask %s is %dx%d but the image %dx%d: object metrics not computed",
+            char *t = gm_cli_printf("mask %s is %dx%d but the image %dx%d: object metrics not computed",
                                       item->mask_path, m.width, m.height, W, H);
             gm_image_free(&m);
             st = t ? gm_add_note(im, t) : gm_error(GM_ERR_NOMEM, "out of memory");
@@ -89,7 +77,7 @@ static gm_status gm_build_mask(gm_audit_image *im, const gm_audit_item *item, in
     }
     for (int b = 0; b < item->n_boxes; ++b) {
         if (gm_audit_box_check(&item->boxes[b], W, H, im->path) != GM_OK) {
-            im->error = gm_audit_printf("%s", gm_last_error());
+            im->error = gm_cli_printf("%s", gm_last_error());
             return im->error ? GM_OK : gm_error(GM_ERR_NOMEM, "out of memory");
         }
         gm_audit_mask_add_box(w->mask, W, H, &item->boxes[b]);
@@ -107,7 +95,7 @@ static gm_status gm_resolve_regions(const gm_audit *a, gm_audit_image *im, int W
             which[(*n_valid)++] = r;
             continue;
         }
-        char *t = gm_audit_printf("%s (its share is not computed)", gm_last_error());
+        char *t = gm_cli_printf("%s (its share is not computed)", gm_last_error());
         gm_status st = t ? gm_add_note(im, t) : gm_error(GM_ERR_NOMEM, "out of memory");
         free(t);
         GM_TRY(st);

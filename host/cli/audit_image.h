@@ -35,11 +35,4 @@ gm_status gm_audit_measure_image(gm_audit *a, int index, const gm_audit_item *it
 /* Every metric undefined (NaN shares, pointing -1), as for an image that was not explained. */
 void gm_audit_metrics_undefined(gm_audit_metrics *m);
 
-/* malloc'd printf (NULL when out of memory). */
-char *gm_audit_printf(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 1, 2)))
-#endif
-    ;
-
 #endif

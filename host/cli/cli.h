@@ -35,6 +35,14 @@ void gm_path_list_free(gm_path_list *list);
 /* Monotonic clock in seconds, for progress lines. */
 double gm_cli_now(void);
 
+/* A malloc'd copy of s (NULL copies as ""), and a malloc'd printf; NULL when out of memory. */
+char *gm_cli_strdup(const char *s);
+char *gm_cli_printf(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
 /* Writes `text` JSON-escaped (without quotes). */
 void gm_cli_json_string(FILE *f, const char *text);
 

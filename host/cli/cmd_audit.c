@@ -29,13 +29,6 @@ typedef struct gm_audit_run {
     int failed;
 } gm_audit_run;
 
-static char *gm_dup(const char *s) {
-    size_t n = strlen(s ? s : "") + 1;
-    char *d = malloc(n);
-    if (d) memcpy(d, s ? s : "", n);
-    return d;
-}
-
 /* A dataset label -> model class: its name among the model's class names, else an index. */
 static int gm_label_class(const gm_graph *g, const char *label) {
     for (int i = 0; i < g->n_class_names; ++i)
@@ -70,9 +63,9 @@ static gm_status gm_audit_init(gm_audit_run *run) {
     au->images = calloc((size_t)(au->n_images ? au->n_images : 1), sizeof *au->images);
     gm_audit_map_size(g->input_h, g->input_w, &au->map_h, &au->map_w);
     au->maps = calloc((size_t)(au->n_images ? au->n_images : 1) * au->map_h * au->map_w, sizeof *au->maps);
-    au->model_path = gm_dup(a->x.model_path), au->data_path = gm_dup(a->data);
-    au->method = gm_dup(gm_method_name(a->method)), au->target_mode = gm_dup(a->target_pred ? "pred" : "label");
-    au->command_line = gm_dup(a->x.command_line);
+    au->model_path = gm_cli_strdup(a->x.model_path), au->data_path = gm_cli_strdup(a->data);
+    au->method = gm_cli_strdup(gm_method_name(a->method)), au->target_mode = gm_cli_strdup(a->target_pred ? "pred" : "label");
+    au->command_line = gm_cli_strdup(a->x.command_line);
     if (!au->classes || !au->images || !au->maps || !au->model_path || !au->data_path || !au->method ||
         !au->target_mode || !au->command_line)
         return gm_error(GM_ERR_NOMEM, "out of memory for an audit of %d images", au->n_images);
@@ -86,29 +79,33 @@ static gm_status gm_audit_init(gm_audit_run *run) {
     au->n_model_classes = g->nodes[g->logits_node].out.c;
     for (int c = 0; c < au->n_classes; ++c) {
         gm_audit_class *cl = &au->classes[c];
-        if (!(cl->name = gm_dup(run->data.labels[c]))) return gm_error(GM_ERR_NOMEM, "out of memory");
+        if (!(cl->name = gm_cli_strdup(run->data.labels[c]))) return gm_error(GM_ERR_NOMEM, "out of memory");
         cl->model_class = gm_label_class(g, cl->name);
         cl->accuracy = cl->outside_share = cl->suspicion = 0.0;
         if (cl->model_class < 0)
-            cl->error = gm_audit_printf("label '%s' is not a class of the model (give model class names or indices 0..%d)",
+            cl->error = gm_cli_printf("label '%s' is not a class of the model (give model class names or indices 0..%d)",
                                         cl->name, au->n_model_classes - 1);
     }
     for (int i = 0; i < au->n_images; ++i) {
         gm_audit_item *it = &run->data.items[i];
         gm_audit_image *im = &au->images[i];
-        im->path = gm_dup(it->path);
+        im->path = gm_cli_strdup(it->path);
         if (!im->path) return gm_error(GM_ERR_NOMEM, "out of memory");
         im->cls = it->cls, im->predicted = im->target = -1, im->cluster = -1;
         gm_audit_metrics_undefined(&im->m);
         im->note = it->note, it->note = NULL;
         if (it->error) im->error = it->error, it->error = NULL;
         else if (au->classes[it->cls].model_class < 0)
-            im->error = gm_audit_printf("%s: label '%s' is not a class of the model", it->path, au->classes[it->cls].name);
+            im->error = gm_cli_printf("%s: label '%s' is not a class of the model", it->path, au->classes[it->cls].name);
     }
     for (int c = 0; c < au->n_classes; ++c) {
         int listed = 0;
         for (int i = 0; i < au->n_images; ++i) listed += au->images[i].cls == c;
-        if (listed == 0 && !au->classes[c].error) au->classes[c].error = gm_audit_printf("no images");
+        if (listed > 0) continue;
+        char *e = au->classes[c].error ? gm_cli_printf("no images; %s", au->classes[c].error) : gm_cli_printf("no images");
+        if (!e) return gm_error(GM_ERR_NOMEM, "out of memory");
+        free(au->classes[c].error);
+        au->classes[c].error = e;
     }
     return GM_OK;
 }
@@ -126,7 +123,7 @@ static gm_status gm_audit_batch(gm_audit_run *run, const gm_loaded_batch *lb, co
     for (int i = 0; i < lb->count; ++i) {
         gm_audit_image *im = &au->images[items[i]];
         if (!lb->ok[i]) {
-            im->error = gm_audit_printf("%s", lb->messages[i]);
+            im->error = gm_cli_printf("%s", lb->messages[i]);
             ++run->failed;
             if (!run->a.x.quiet) fprintf(stderr, "gradmap: skipped: %s\n", lb->messages[i]);
             continue;
@@ -205,8 +202,8 @@ static gm_status gm_audit_open_model(gm_audit_run *run) {
     char device[512] = "";
     if (run->be->ops->describe) GM_TRY(run->be->ops->describe(run->be, device, sizeof device));
     int target = gm_explainer_target_layer(run->x);
-    run->audit.device = gm_dup(device[0] ? device : run->be->ops->name);
-    run->audit.target_layer = gm_dup(gm_method_is_input_space(run->a.method) ? "input"
+    run->audit.device = gm_cli_strdup(device[0] ? device : run->be->ops->name);
+    run->audit.target_layer = gm_cli_strdup(gm_method_is_input_space(run->a.method) ? "input"
                                      : target >= 0                           ? run->g->nodes[target].name
                                                                              : "");
     if (!run->audit.device || !run->audit.target_layer) return gm_error(GM_ERR_NOMEM, "out of memory");
@@ -218,7 +215,7 @@ static gm_status gm_audit_paths(gm_audit_run *run) {
     run->paths.paths = calloc((size_t)(run->data.n_items ? run->data.n_items : 1), sizeof *run->paths.paths);
     if (!run->paths.paths) return gm_error(GM_ERR_NOMEM, "out of memory");
     for (int i = 0; i < run->data.n_items; ++i)
-        if (!(run->paths.paths[i] = gm_dup(run->data.items[i].path))) return gm_error(GM_ERR_NOMEM, "out of memory");
+        if (!(run->paths.paths[i] = gm_cli_strdup(run->data.items[i].path))) return gm_error(GM_ERR_NOMEM, "out of memory");
     return GM_OK;
 }
 
