@@ -10,7 +10,7 @@
 #     between the cluster labels and truth.csv's watermark column;
 #   - write a report that a strict XML parser accepts and whose every picture exists;
 #   - give the same CSVs on a second run with the same seed.
-# Then bad input on a copy of the data (an undecodable image, a class that is not in the model, an
+# Also --target pred and --boxes. Then bad input on a copy of the data (an undecodable image, a class that is not in the model, an
 # empty class folder, a missing mask, a CSV with a box outside its image and a malformed row): each
 # is reported per item or per class, the audit completes with exit 1, and `star` is still flagged.
 source "$(dirname "$0")/cli_lib.sh"
@@ -117,6 +117,19 @@ check "rows naming the same image are one image" test "$(grep -c 'circle_000.png
 check "a full-image box gives in-object mass 1" \
   awk -F, -v f="$(field inside "$ci")" '/circle_001.png/ && $f == 1 { ok = 1 } END { exit !ok }' "$ci"
 check "the malformed box is an error row" bash -c "grep 'ring_001.png' '$ci' | grep -q 'not four integers'"
+
+# --target pred explains the prediction; --boxes in folder mode (paths relative to DATA; two rows, one image).
+printf 'path,x0,y0,x1,y1\nstar/star_000.png,0,0,64,32\nstar/star_000.png,0,32,64,64\ncircle/circle_000.png,0,0,1,1\nnope.png,0,0,1,1\n' \
+  > "$workdir/boxes.csv"
+expect 0 "not an image of the dataset; ignored" -- "$GRADMAP" audit "$model" "$data/images" --boxes "$workdir/boxes.csv" \
+  --target pred --out "$workdir/pred"
+pi="$workdir/pred/images.csv"
+check "--target pred: every target is the prediction" \
+  awk -F, -v t="$(field target "$pi")" -v p="$(field predicted "$pi")" 'NR > 1 && $t != $p { bad++ } END { exit bad }' "$pi"
+check "two boxes covering star_000 give in-object mass 1" \
+  awk -F, -v f="$(field inside "$pi")" '/star_000.png/ && $f == 1 { ok = 1 } END { exit !ok }' "$pi"
+check "images without a box have no in-object mass" \
+  awk -F, -v f="$(field inside "$pi")" '/ring_000.png/ && $f == "" { ok = 1 } END { exit !ok }' "$pi"
 
 # Whole-run errors: clear message and non-zero exit, nothing half-written.
 expect 3 "no such folder or file" -- "$GRADMAP" audit "$model" "$workdir/nothing" --out "$workdir/x1"
