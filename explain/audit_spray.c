@@ -28,6 +28,7 @@ void gm_spray_config_default(gm_spray_config *c) {
     c->n_eigen = 16;
     c->restarts = 10;
     c->seed = 0;
+    c->max_images = 2000;
 }
 
 /* ---- step 1: area averaging ---- */

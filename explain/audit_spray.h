@@ -32,6 +32,10 @@ typedef struct gm_spray_config {
     int n_eigen;      /* eigenvalues computed and reported (default 16; at most n) */
     int restarts;     /* k-means runs (default 10) */
     uint64_t seed;    /* k-means++ seed (default 0) */
+    int max_images;   /* the audit clusters at most this many maps of a class (default 2000; the
+                         graph grows as n^2 and the eigenproblem as n^3): beyond it an evenly spaced
+                         subset is clustered and the other maps join the cluster whose mean is
+                         nearest (explain/audit_summary.c). gm_spray_run itself ignores it. */
 } gm_spray_config;
 
 void gm_spray_config_default(gm_spray_config *c);

@@ -130,6 +130,53 @@ static void gm_set_class_stats(gm_audit_class *c, const gm_group_stats *s) {
     c->accuracy = c->n_explained ? (double)s->n_correct / c->n_explained : NAN;
 }
 
+/* Rows j * n / m (j < m) of the n prepared maps: an evenly spaced, deterministic subset. */
+static long gm_subset_row(int j, int n, int m) { return (long)((long long)j * n / m); }
+
+/* SpRAy over n prepared maps of d values, bounded by cfg->max_images: a larger class is clustered on
+ * an evenly spaced subset, and every other map joins the cluster whose mean (over the subset) is
+ * nearest in Euclidean distance. r->labels then covers all n maps. */
+static gm_status gm_spray_bounded(const float *prepared, int n, size_t d, const gm_spray_config *cfg, gm_spray_result *r) {
+    int m = cfg->max_images;
+    if (m < 3 || n <= m) return gm_spray_run(prepared, n, (int)d, cfg, r);
+    float *sub = malloc((size_t)m * d * sizeof *sub);
+    int *labels = malloc((size_t)n * sizeof *labels), *count = NULL;
+    double *mean = NULL;
+    gm_status st = sub && labels ? GM_OK : gm_error(GM_ERR_NOMEM, "out of memory for SpRAy of %d maps", n);
+    for (int j = 0; st == GM_OK && j < m; ++j)
+        memcpy(sub + (size_t)j * d, prepared + (size_t)gm_subset_row(j, n, m) * d, d * sizeof *sub);
+    if (st == GM_OK) st = gm_spray_run(sub, m, (int)d, cfg, r);
+    if (st == GM_OK) {
+        mean = calloc((size_t)r->k * d, sizeof *mean);
+        count = calloc((size_t)r->k, sizeof *count);
+        if (!mean || !count) st = gm_error(GM_ERR_NOMEM, "out of memory for SpRAy of %d maps", n);
+    }
+    for (int j = 0; st == GM_OK && j < m; ++j) {
+        ++count[r->labels[j]];
+        for (size_t p = 0; p < d; ++p) mean[(size_t)r->labels[j] * d + p] += sub[(size_t)j * d + p];
+    }
+    for (int k = 0; st == GM_OK && k < r->k; ++k)
+        for (size_t p = 0; p < d; ++p) mean[(size_t)k * d + p] /= count[k] ? count[k] : 1;
+    for (int i = 0, j = 0; st == GM_OK && i < n; ++i) {
+        if (j < m && gm_subset_row(j, n, m) == i) {
+            labels[i] = r->labels[j++];
+            continue;
+        }
+        double best = INFINITY;
+        for (int k = 0; k < r->k; ++k) {
+            double dist = 0;
+            for (size_t p = 0; p < d; ++p) {
+                double diff = prepared[(size_t)i * d + p] - mean[(size_t)k * d + p];
+                dist += diff * diff;
+            }
+            if (dist < best) best = dist, labels[i] = k;
+        }
+    }
+    if (st == GM_OK) free(r->labels), r->labels = labels, r->n = n, labels = NULL;
+    free(sub), free(labels), free(count), free(mean);
+    return st;
+}
+
 /* SpRAy over the class's explained images idx[0..n-1], then its clusters. */
 static gm_status gm_class_spray(gm_audit *a, gm_audit_class *c, const int *idx, int n) {
     int size = a->spray_config.size;
@@ -139,7 +186,7 @@ static gm_status gm_class_spray(gm_audit *a, gm_audit_class *c, const int *idx, 
     gm_status st = GM_OK;
     for (int j = 0; j < n && st == GM_OK; ++j)
         st = gm_spray_prepare_map(a->maps + (size_t)idx[j] * msize, a->map_h, a->map_w, size, prepared + (size_t)j * d);
-    if (st == GM_OK) st = gm_spray_run(prepared, n, (int)d, &a->spray_config, &c->spray);
+    if (st == GM_OK) st = gm_spray_bounded(prepared, n, d, &a->spray_config, &c->spray);
     free(prepared);
     if (st != GM_OK) return gm_error_context(st, "SpRAy of class '%s'", c->name);
     c->clusters = calloc((size_t)c->spray.k, sizeof *c->clusters);

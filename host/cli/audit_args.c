@@ -37,6 +37,8 @@ void gm_audit_usage(FILE *f) {
             "  --spray-size S     SpRAy map size S x S (default 32)\n"
             "  --knn K            SpRAy nearest neighbours (default 10)\n"
             "  --max-clusters K   largest cluster count the eigengap may choose (default 8)\n"
+            "  --spray-max N      cluster at most N images of a class (default 2000); a larger class is\n"
+            "                     clustered on an evenly spaced subset, the rest join the nearest cluster\n"
             "  --samples N        member overlays shown per cluster in the report (default 6)\n"
             "  --worst N          worst images shown per class (default 4)\n"
             "  --colormap NAME, --alpha A: report pictures, as in gradmap explain\n"
@@ -103,6 +105,7 @@ static gm_status gm_audit_option(gm_audit_args *a, const char *arg, const char *
     } else if (!strcmp(arg, "--spray-size")) GM_TRY(gm_cli_parse_int(arg, val, 2, 256, &a->spray.size));
     else if (!strcmp(arg, "--knn")) GM_TRY(gm_cli_parse_int(arg, val, 1, 1000, &a->spray.knn));
     else if (!strcmp(arg, "--max-clusters")) GM_TRY(gm_cli_parse_int(arg, val, 1, 64, &a->spray.max_clusters));
+    else if (!strcmp(arg, "--spray-max")) GM_TRY(gm_cli_parse_int(arg, val, 3, 1000000, &a->spray.max_images));
     else if (!strcmp(arg, "--samples")) GM_TRY(gm_cli_parse_int(arg, val, 0, 100, &a->report.samples_per_cluster));
     else if (!strcmp(arg, "--worst")) GM_TRY(gm_cli_parse_int(arg, val, 0, 100, &a->report.worst_per_class));
     else if (!strcmp(arg, "--colormap")) GM_TRY(gm_post_colormap_parse(val, &a->report.colormap));

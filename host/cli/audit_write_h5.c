@@ -15,7 +15,7 @@
  *   target_layer, target_mode, device, command_line (strings, "" when unknown);
  *   seed (uint64); pointing_tolerance_px, border_fraction, baseline_inside (float64; NaN without
  *   objects); n_images, n_classes, n_regions, n_flagged, map_h, map_w, has_objects (int64);
- *   spray_size, spray_knn, spray_max_clusters, spray_n_eigen, spray_restarts (int64), spray_seed (uint64).
+ *   spray_size, spray_knn, spray_max_clusters, spray_n_eigen, spray_restarts, spray_max_images (int64), spray_seed (uint64).
  * / datasets
  *   regions (R strings: the region names), region_rects (R x 4: x0, y0, x1, y1 as written),
  *   region_percent (R x 4 int8: 1 where that coordinate is a percentage).
@@ -231,6 +231,7 @@ static void write_root(h5w *w, hid_t f, const gm_audit *a) {
     attr_i64(w, f, "spray_max_clusters", a->spray_config.max_clusters);
     attr_i64(w, f, "spray_n_eigen", a->spray_config.n_eigen);
     attr_i64(w, f, "spray_restarts", a->spray_config.restarts);
+    attr_i64(w, f, "spray_max_images", a->spray_config.max_images);
     attr_u64(w, f, "spray_seed", a->spray_config.seed);
 
     int nr = a->n_regions;

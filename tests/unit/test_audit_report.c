@@ -120,7 +120,7 @@ static int build_audit(gm_audit *a, const char *src_dir) {
     a->seed = 42;
     /* Filled by hand: the parsers and defaults live in files this test does not depend on. */
     a->metric_options = (gm_audit_metric_options){GM_AUDIT_POINTING_TOLERANCE_PX, GM_AUDIT_BORDER_FRACTION};
-    a->spray_config = (gm_spray_config){32, 10, 8, 16, 10, 0};
+    a->spray_config = (gm_spray_config){32, 10, 8, 16, 10, 0, 2000};
     snprintf(a->regions[0].name, sizeof a->regions[0].name, "corner");
     for (int j = 0; j < 4; ++j) a->regions[0].v[j] = j < 2 ? 75.0 : 100.0, a->regions[0].percent[j] = 1;
     a->n_regions = 1;

@@ -11,7 +11,8 @@
  * 0.5), its clusters equal to the planted halves; "clean" not flagged (k = 1 or no off-object
  * cluster); "hans" first in class_order. Means, spreads and accuracies are checked against values
  * computed here in double from the same inputs (tolerance 1e-12: the same sums in another order);
- * the class-mean map against a direct average (1e-6: float storage). */
+ * the class-mean map against a direct average (1e-6: float storage). Also the bounded SpRAy of large
+ * classes (max_images), and the region criterion alone when there are no object annotations. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,24 @@ int main(void) {
     st = gm_audit_summarize(&a);
     gm_test_check(&tc, st == GM_OK && hans->spray.k == k_before && a.n_flagged == flagged_before,
                   "a second summary gives the same clusters and flags");
+
+    /* Above max_images a class is clustered on an evenly spaced subset and the rest join the nearest
+     * cluster mean. With 24 of hans's 26 maps clustered, rows 12 and 25 are left out (row j * 26 / 24
+     * is kept), both blobs at the object: each must join the cluster holding most of the other
+     * object-blob maps. (The subset's clusters themselves are SpRAy's business, tested above.) */
+    a.spray_config.max_images = 24;
+    st = gm_audit_summarize(&a);
+    int votes[8] = {0}, majority = 0;
+    for (int j = 0; j < N_HANS; ++j)
+        if (!truth[j] && j != 12 && j != 25 && a.images[N_CLEAN + 1 + j].cluster >= 0 && a.images[N_CLEAN + 1 + j].cluster < 8)
+            ++votes[a.images[N_CLEAN + 1 + j].cluster];
+    for (int k = 1; k < 8; ++k)
+        if (votes[k] > votes[majority]) majority = k;
+    gm_test_check(&tc, st == GM_OK && hans->spray.n == N_HANS && a.images[N_CLEAN + 1 + 12].cluster == majority &&
+                           a.images[N_CLEAN + 1 + 25].cluster == majority && hans->flagged,
+                  "max_images 24: all %d maps labelled (%d); the 2 left out join the object-blob cluster %d (%d, %d)",
+                  N_HANS, hans->spray.n, majority, a.images[N_CLEAN + 1 + 12].cluster, a.images[N_CLEAN + 1 + 25].cluster);
+    a.spray_config.max_images = 2000;
 
     /* Without object annotations only the region criterion can flag; it still does here. */
     for (int i = 0; i < a.n_images; ++i) a.images[i].m.inside = NAN, a.images[i].has_object = 0;

@@ -143,7 +143,7 @@ static int build_audit(gm_audit *a) {
     a->seed = 0xFEDCBA9876543210ull;
     a->metric_options.pointing_tolerance_px = 15.0;
     a->metric_options.border_fraction = 0.1;
-    a->spray_config = (gm_spray_config){32, 10, 8, 16, 10, 7};
+    a->spray_config = (gm_spray_config){32, 10, 8, 16, 10, 7, 2000};
     snprintf(a->regions[0].name, GM_AUDIT_NAME_MAX, "corner");
     snprintf(a->regions[1].name, GM_AUDIT_NAME_MAX, "top");
     const double rects[2][4] = {{85, 85, 100, 100}, {0, 0, 32.5, 8}};
