@@ -347,6 +347,13 @@ static double class_value(const gm_audit_class *c, int which) {
     }
 }
 
+/* A mean map, or NaN where a class or cluster has none. */
+static void copy_map_or_nan(float *dst, const float *map, size_t hw) {
+    if (map) memcpy(dst, map, hw * sizeof *dst);
+    else
+        for (size_t p = 0; p < hw; ++p) dst[p] = NAN;
+}
+
 static void write_classes(h5w *w, hid_t f, const gm_audit *a) {
     const char *G = "/classes";
     int n = a->n_classes, nr = a->n_regions, max_eig = 0;
@@ -401,12 +408,7 @@ static void write_classes(h5w *w, hid_t f, const gm_audit *a) {
         }
         hsize_t de[2] = {(hsize_t)n, (hsize_t)max_eig};
         dset(w, g, G, "eigenvalues", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, de, f64, 0);
-        for (int i = 0; i < n; ++i) {
-            float *dst = maps + (size_t)i * hw;
-            if (cl[i].mean_map) memcpy(dst, cl[i].mean_map, hw * sizeof *dst);
-            else
-                for (size_t p = 0; p < hw; ++p) dst[p] = NAN;
-        }
+        for (int i = 0; i < n; ++i) copy_map_or_nan(maps + (size_t)i * hw, cl[i].mean_map, hw);
         maps_f32(w, g, G, "mean_map", maps, n, a->map_h, a->map_w);
     }
     free(s);
@@ -460,12 +462,7 @@ static void write_clusters(h5w *w, hid_t f, const gm_audit *a) {
         col_i8(w, g, G, "qualifies", i8, n);
         for (int i = 0; i < n; ++i) i8[i] = rows[i]->off_object ? 1 : 0;
         col_i8(w, g, G, "off_object", i8, n);
-        for (int i = 0; i < n; ++i) {
-            float *dst = maps + (size_t)i * hw;
-            if (rows[i]->mean_map) memcpy(dst, rows[i]->mean_map, hw * sizeof *dst);
-            else
-                for (size_t p = 0; p < hw; ++p) dst[p] = NAN;
-        }
+        for (int i = 0; i < n; ++i) copy_map_or_nan(maps + (size_t)i * hw, rows[i]->mean_map, hw);
         maps_f32(w, g, G, "mean_map", maps, n, a->map_h, a->map_w);
     }
     free(rows);
