@@ -50,7 +50,8 @@ void gm_audit_usage(FILE *f) {
             "\n"
             "An image that cannot be read, a label that is not a class of the model, a missing mask or a box\n"
             "outside its image is recorded per image (images.csv, audit.h5, the report) and the audit goes on.\n"
-            "Exit status: 0 every image audited, 1 some images failed, >1 the audit could not run.\n",
+            "Exit status: 0 every image and class audited, 1 some images or classes failed (empty, label not\n"
+            "in the model), >1 the audit could not run.\n",
             gm_arch_names(), GM_AUDIT_MAX_REGIONS, GM_AUDIT_BORDER_FRACTION, GM_AUDIT_POINTING_TOLERANCE_PX);
 }
 

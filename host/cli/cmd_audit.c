@@ -269,7 +269,9 @@ int gm_cmd_audit(int argc, char **argv) {
     if (st == GM_OK) st = gm_audit_summarize(&run.audit);
     if (st == GM_OK) st = gm_audit_write_all(&run);
     if (st == GM_OK && !run.a.x.quiet) gm_audit_print_summary(&run);
-    int code = st != GM_OK ? gm_cli_fail(st) : run.failed ? 1 : 0;
+    int class_errors = 0;
+    for (int c = 0; st == GM_OK && c < run.audit.n_classes; ++c) class_errors += run.audit.classes[c].error != NULL;
+    int code = st != GM_OK ? gm_cli_fail(st) : run.failed || class_errors ? 1 : 0;
     gm_audit_run_free(&run);
     return code;
 }
