@@ -200,7 +200,15 @@ gm_status gm_explainer_create(const gm_graph *g, gm_backend *be, const gm_explai
     x->g = g;
     x->be = be;
     x->cfg = *cfg;
-    gm_status st = gm_explainer_plan(x);
+    gm_status st = GM_OK;
+    /* The caller's black pixel may not outlive this call: keep a copy. */
+    if (cfg->black_pixel) {
+        x->black_pixel = malloc((size_t)g->input_c * sizeof *x->black_pixel);
+        if (x->black_pixel) memcpy(x->black_pixel, cfg->black_pixel, (size_t)g->input_c * sizeof *x->black_pixel);
+        else st = gm_error(GM_ERR_NOMEM, "out of memory creating the explainer");
+        x->cfg.black_pixel = x->black_pixel;
+    }
+    if (st == GM_OK) st = gm_explainer_plan(x);
     if (st == GM_OK) st = gm_explainer_alloc(x);
     if (st != GM_OK) {
         gm_explainer_free(&x);
@@ -220,6 +228,7 @@ void gm_explainer_free(gm_explainer **px) {
     if (x->d_input_tmp) be->ops->free(be, (void **)&x->d_input_tmp);
     if (x->d_dense_kernel) be->ops->free(be, (void **)&x->d_dense_kernel);
     for (int m = 0; m < GM_METHOD_COUNT; ++m) free(x->maps[m]);
+    free(x->black_pixel);
     free(x->logits);
     free(x->probs);
     free(x->targets);

@@ -57,7 +57,8 @@ typedef struct gm_explain_config {
     int ig_steps;            /* Integrated Gradients: path steps (default 32) */
     gm_ig_baseline ig_baseline;
     gm_ig_rule ig_rule;
-    /* The model-input values of a black image (for the black baseline), C floats, or NULL for 0. */
+    /* The model-input values of a black image (for the black baseline), C floats, or NULL for 0;
+     * gm_explainer_create copies them. */
     const float *black_pixel;
 } gm_explain_config;
 

@@ -10,7 +10,8 @@
 struct gm_explainer {
     const gm_graph *g;
     gm_backend *be;
-    gm_explain_config cfg;
+    gm_explain_config cfg;   /* cfg.black_pixel points at black_pixel below (copied at create) */
+    float *black_pixel;      /* owned copy of the configuration's black pixel (in_c floats), or NULL */
     gm_engine *engine;
     int target;              /* target layer node, -1 when no CAM-family method is requested */
     int seed_node;           /* logits (or the softmax output for --score softmax) */

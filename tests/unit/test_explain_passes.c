@@ -5,7 +5,9 @@
  *  - on a GAP -> Dense head (resnet_like) cam and gradcam need no backward at all, and the
  *    closed-form Grad-CAM equals the one from a real backward (gradcam++ forces one);
  *  - SmoothGrad and IG are deterministic for a seed, change with the seed, and do not depend on the
- *    batch size (noise is keyed by image content and copy number, not batch position).
+ *    batch size (noise is keyed by image content and copy number, not batch position);
+ *  - the black baseline's pixel is copied when the explainer is created: overwriting the caller's
+ *    array afterwards does not change Integrated Gradients.
  * Models: tests/fixtures/conformance/ (saved by Keras). */
 #include <math.h>
 #include <stdio.h>
@@ -159,6 +161,25 @@ int main(void) {
     gm_test_check(&c, memcmp(first, other, in_hw * 4 * sizeof(float)) != 0, "SmoothGrad changes with the seed");
     gm_test_check(&c, gm_test_close("batch 4 vs batch 1", small, first, per, 1e-6, 1e-4),
                   "SmoothGrad/IG/saliency do not depend on the batch size (fp32 kernels may differ by rounding)");
+    /* IG with a black pixel of 50 per channel, then the caller's array overwritten before the run. */
+    float *ig_kept = malloc(in_hw * 4 * sizeof(float));
+    for (int pass = 0; pass < 2 && st == GM_OK && ig_kept; ++pass) {
+        float black[3] = {50.0f, 50.0f, 50.0f};
+        gm_explain_config cfg;
+        gm_explain_config_default(&cfg);
+        cfg.methods = M(INTGRAD), cfg.max_batch = 4, cfg.ig_steps = 6, cfg.black_pixel = black;
+        st = gm_explainer_create(vgg.g, vgg.be, &cfg, &x);
+        if (pass == 1) black[0] = black[1] = black[2] = NAN;
+        if (st == GM_OK) st = gm_explainer_run(x, vgg.input, 4, NULL, &out);
+        if (st == GM_OK && pass == 0) memcpy(ig_kept, out.maps[GM_METHOD_INTGRAD], in_hw * 4 * sizeof(float));
+        if (st == GM_OK && pass == 1)
+            gm_test_check(&c, gm_test_close("IG, caller's black pixel overwritten", out.maps[GM_METHOD_INTGRAD], ig_kept,
+                                            in_hw * 4, 0, 0),
+                          "the explainer keeps its own copy of the black pixel");
+        gm_explainer_free(&x);
+    }
+    gm_test_check(&c, st == GM_OK && ig_kept, "IG with a black pixel runs (%s)", st == GM_OK ? "ok" : gm_last_error());
+    free(ig_kept);
     free(first);
     free(again);
     free(other);
