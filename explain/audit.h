@@ -107,6 +107,11 @@ typedef struct gm_audit {
  * per-image records and maps. The images' `cluster` fields are set. Re-running replaces them. */
 gm_status gm_audit_summarize(gm_audit *a);
 
+/* The invariants the writers rely on before touching the arrays: counts in range, arrays present,
+ * every image's class and class_order entry a class index, spectra sizes non-negative.
+ * GM_ERR_INVALID_ARG naming what is wrong (a NULL audit too). */
+gm_status gm_audit_check(const gm_audit *a);
+
 /* Frees everything the audit owns and zeroes it. */
 void gm_audit_free(gm_audit *a);
 

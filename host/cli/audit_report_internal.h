@@ -1,42 +1,19 @@
 /* audit_report_internal.h — shared by the report's files (audit_report.c: the page;
  * audit_report_svg.c: the eigenvalue spectrum plots; audit_report_pictures.c: the PNGs).
  *
- * gm_rp_file writes one text file under "<final>.tmp" and renames it into place only when every
- * write, the flush and the close succeeded (full disk), so a failure never leaves a partial file
- * under the final name. Writes after the first failure are skipped; gm_rp_commit reports it. */
+ * The page and the SVGs are gm_safe_files (safe_file.h): renamed into place only when complete. */
 #ifndef GM_AUDIT_REPORT_INTERNAL_H
 #define GM_AUDIT_REPORT_INTERNAL_H
 
 #include <stdio.h>
 
 #include "audit_output.h"
+#include "safe_file.h"
 
-typedef struct gm_rp_file {
-    FILE *f;
-    char *final_path, *tmp_path; /* owned */
-    int failed;                  /* a write failed; errno_at_failure says why */
-    int errno_at_failure;
-} gm_rp_file;
-
-gm_status gm_rp_open(gm_rp_file *w, const char *final_path);
-void gm_rp_printf(gm_rp_file *w, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
 /* Writes s as XML/HTML text or attribute value: & < > " ' escaped; bytes that are not well-formed
  * UTF-8 and characters XML 1.0 forbids (controls other than tab and newlines, U+FFFE, U+FFFF) become
  * U+FFFD, so a strict XML parser accepts any path or message. NULL writes nothing. */
-void gm_rp_text(gm_rp_file *w, const char *s);
-/* Flushes, closes and renames into place; on any failure removes the temporary file and returns
- * GM_ERR_IO naming the final path and the reason. Frees the paths either way. */
-gm_status gm_rp_commit(gm_rp_file *w);
-/* Closes and removes the temporary file (after another error); frees the paths. */
-void gm_rp_abort(gm_rp_file *w);
-
-/* "<dir>/<name>" in a malloc'd string (NULL when out of memory). */
-char *gm_rp_join(const char *dir, const char *name);
-
+void gm_rp_text(gm_safe_file *w, const char *s);
 /* The eigenvalue spectrum of class `cls` as a small SVG stem plot: index 1..n_eigen vs value, axes
  * with tick labels, the chosen k as a dashed vertical line and the eigengap annotated. The class must
  * have spray.n_eigen >= 1 and eigenvalues. */

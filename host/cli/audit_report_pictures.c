@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "audit_report_internal.h"
+#include "cli.h"
 #include "host/image.h"
 #include "host/png_write.h"
 
@@ -48,7 +49,7 @@ gm_status gm_rp_map_png(gm_rp_pictures *p, const float *map, const char *name) {
     if (ow < 1) ow = 1;
     float *scaled = malloc(n * sizeof *scaled);
     uint8_t *rgb = malloc((size_t)oh * (size_t)ow * 3);
-    char *path = gm_rp_join(p->pic_dir, name);
+    char *path = gm_cli_printf("%s/%s", p->pic_dir, name);
     gm_status st = GM_OK;
     if (!scaled || !rgb || !path) {
         st = gm_error(GM_ERR_NOMEM, "%s/%s: out of memory", p->pic_dir, name);
@@ -109,7 +110,7 @@ gm_status gm_rp_overlay(gm_rp_pictures *p, int idx, const char **why) {
     }
     char name[64];
     snprintf(name, sizeof name, "img%d_overlay.png", idx);
-    char *path = gm_rp_join(p->pic_dir, name);
+    char *path = gm_cli_printf("%s/%s", p->pic_dir, name);
     if (st == GM_OK && !path) st = gm_error(GM_ERR_NOMEM, "%s/%s: out of memory", p->pic_dir, name);
     const float *map = a->maps + (size_t)idx * (size_t)a->map_h * (size_t)a->map_w;
     if (st == GM_OK) {

@@ -22,30 +22,20 @@
  * Both files are written under temporary names in DIR (.images.csv.tmp, .classes.csv.tmp); every
  * write and the close are checked; they are renamed into place only when both are complete, and
  * removed on any failure, so a full disk never leaves a truncated file under a final name. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit_output.h"
+#include "cli.h"
+#include "safe_file.h"
 
-typedef struct csv_out {
-    FILE *f;
-    int err; /* first errno seen, 0 while all is well */
-} csv_out;
+typedef gm_safe_file csv_out;
 
-static void csv_raw(csv_out *o, const char *s) {
-    if (o->err) return;
-    errno = 0;
-    if (fputs(s, o->f) == EOF) o->err = errno ? errno : EIO;
-}
+static void csv_raw(csv_out *o, const char *s) { gm_safe_file_puts(o, s); }
 
-static void csv_char(csv_out *o, char ch) {
-    if (o->err) return;
-    errno = 0;
-    if (fputc(ch, o->f) == EOF) o->err = errno ? errno : EIO;
-}
+static void csv_char(csv_out *o, char ch) { gm_safe_file_write(o, &ch, 1); }
 
 /* A text field, RFC 4180 quoted when needed; NULL is an empty field. `sep` precedes it unless 0. */
 static void csv_text(csv_out *o, const char *text, int sep) {
@@ -99,7 +89,7 @@ static void write_images(csv_out *o, const gm_audit *a) {
                "correct,target,target_name,mass,inside,pointing,point_distance,max_x,max_y,object_area,border");
     for (int r = 0; r < a->n_regions; ++r) csv_text(o, a->regions[r].name, 1);
     csv_raw(o, ",cluster\n");
-    for (int i = 0; i < a->n_images && !o->err; ++i) {
+    for (int i = 0; i < a->n_images && !o->failed; ++i) {
         const gm_audit_image *im = &a->images[i];
         const gm_audit_class *cl = &a->classes[im->cls];
         const gm_audit_metrics *m = &im->m;
@@ -148,7 +138,7 @@ static void write_classes(csv_out *o, const gm_audit *a) {
         csv_text(o, name, 1);
     }
     csv_raw(o, ",outside_share,spray_k,eigengap,suspicion,flagged,reason,error\n");
-    for (int j = 0; j < a->n_classes && !o->err; ++j) {
+    for (int j = 0; j < a->n_classes && !o->failed; ++j) {
         const gm_audit_class *c = &a->classes[a->class_order[j]];
         csv_text(o, c->name, 0);
         csv_index(o, c->model_class);
@@ -180,71 +170,23 @@ static void write_classes(csv_out *o, const gm_audit *a) {
     }
 }
 
-static char *join_path(const char *dir, const char *name) {
-    size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = malloc(n);
-    if (p) snprintf(p, n, "%s/%s", dir, name);
-    return p;
-}
-
-/* Writes one file to `tmp` with `fill`; on failure the temporary file is removed. */
-static gm_status write_one(const char *final, const char *tmp, const gm_audit *a,
-                           void (*fill)(csv_out *, const gm_audit *)) {
-    errno = 0;
-    csv_out o = {fopen(tmp, "w"), 0};
-    if (!o.f) return gm_error(GM_ERR_IO, "%s: cannot create %s: %s", final, tmp, strerror(errno ? errno : EIO));
-    fill(&o, a);
-    errno = 0;
-    if (!o.err && fflush(o.f) != 0) o.err = errno ? errno : EIO;
-    errno = 0;
-    if (fclose(o.f) != 0 && !o.err) o.err = errno ? errno : EIO;
-    if (o.err) {
-        remove(tmp);
-        return gm_error(GM_ERR_IO, "%s: cannot write %s: %s", final, tmp, strerror(o.err));
-    }
-    return GM_OK;
-}
-
-/* The checks every writer needs before touching the audit's arrays. */
-static gm_status check_audit(const gm_audit *a, const char *dir) {
-    if (!a || !dir || !*dir) return gm_error(GM_ERR_INVALID_ARG, "audit csv: no audit or no output folder");
-    if (a->n_images < 0 || a->n_classes < 0 || a->n_regions < 0 || a->n_regions > GM_AUDIT_MAX_REGIONS ||
-        (a->n_images > 0 && !a->images) || (a->n_classes > 0 && (!a->classes || !a->class_order)))
-        return gm_error(GM_ERR_INVALID_ARG, "%s: the audit is incomplete (not summarised?)", dir);
-    for (int i = 0; i < a->n_images; ++i)
-        if (a->images[i].cls < 0 || a->images[i].cls >= a->n_classes)
-            return gm_error(GM_ERR_INVALID_ARG, "%s: image %d (%s) has class index %d of %d", dir, i,
-                            a->images[i].path ? a->images[i].path : "", a->images[i].cls, a->n_classes);
-    for (int j = 0; j < a->n_classes; ++j)
-        if (a->class_order[j] < 0 || a->class_order[j] >= a->n_classes)
-            return gm_error(GM_ERR_INVALID_ARG, "%s: class_order[%d] = %d is not a class index (of %d)", dir, j,
-                            a->class_order[j], a->n_classes);
-    return GM_OK;
-}
-
 gm_status gm_audit_write_csv(const gm_audit *a, const char *dir) {
-    GM_TRY(check_audit(a, dir));
-    char *img = join_path(dir, "images.csv"), *img_tmp = join_path(dir, ".images.csv.tmp");
-    char *cls = join_path(dir, "classes.csv"), *cls_tmp = join_path(dir, ".classes.csv.tmp");
-    gm_status st = GM_OK;
-    if (!img || !img_tmp || !cls || !cls_tmp) st = gm_error(GM_ERR_NOMEM, "%s: out of memory", dir);
-    if (st == GM_OK) st = write_one(img, img_tmp, a, write_images);
-    if (st == GM_OK) {
-        st = write_one(cls, cls_tmp, a, write_classes);
-        if (st != GM_OK) remove(img_tmp);
-    }
-    if (st == GM_OK && rename(img_tmp, img) != 0) {
-        st = gm_error(GM_ERR_IO, "%s: cannot rename %s into place: %s", img, img_tmp, strerror(errno ? errno : EIO));
-        remove(img_tmp);
-        remove(cls_tmp);
-    }
-    if (st == GM_OK && rename(cls_tmp, cls) != 0) {
-        st = gm_error(GM_ERR_IO, "%s: cannot rename %s into place: %s", cls, cls_tmp, strerror(errno ? errno : EIO));
-        remove(cls_tmp);
-    }
-    free(img);
-    free(img_tmp);
-    free(cls);
-    free(cls_tmp);
+    if (!dir || !*dir) return gm_error(GM_ERR_INVALID_ARG, "images.csv: no output folder");
+    gm_status valid = gm_audit_check(a);
+    if (valid != GM_OK) return gm_error_context(valid, "%s/images.csv", dir);
+    char *img = gm_cli_printf("%s/images.csv", dir), *img_tmp = gm_cli_printf("%s/.images.csv.tmp", dir);
+    char *cls = gm_cli_printf("%s/classes.csv", dir), *cls_tmp = gm_cli_printf("%s/.classes.csv.tmp", dir);
+    gm_safe_file fi = {0}, fc = {0};
+    gm_status st = img && img_tmp && cls && cls_tmp ? GM_OK : gm_error(GM_ERR_NOMEM, "%s: out of memory", dir);
+    if (st == GM_OK && (st = gm_safe_file_open(&fi, img, img_tmp)) == GM_OK) write_images(&fi, a);
+    if (st == GM_OK && (st = gm_safe_file_open(&fc, cls, cls_tmp)) == GM_OK) write_classes(&fc, a);
+    /* Both complete before either appears: a failure of one removes the other's temporary file. */
+    if (st == GM_OK) st = gm_safe_file_close(&fi);
+    if (st == GM_OK) st = gm_safe_file_close(&fc);
+    if (st == GM_OK) st = gm_safe_file_rename(&fi);
+    if (st == GM_OK) st = gm_safe_file_rename(&fc);
+    gm_safe_file_abort(&fi);
+    gm_safe_file_abort(&fc);
+    free(img), free(img_tmp), free(cls), free(cls_tmp);
     return st;
 }

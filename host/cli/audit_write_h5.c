@@ -44,10 +44,9 @@
  *   The members are not stored: they are the images with /images/label == class and
  *   /images/cluster == cluster (the group's attribute `note` says so).
  *
- * The file is built in memory (HDF5's core driver), written as DIR/.audit.h5.tmp with checked stdio
+ * The file is built in memory (HDF5's core driver), written as DIR/.audit.h5.tmp (a gm_safe_file)
  * and renamed to DIR/audit.h5 only when every write and the close succeeded; on failure the
  * temporary file is removed. Memory: about the compressed maps once more, on top of the audit. */
-#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -58,6 +57,8 @@
 #include <hdf5.h>
 
 #include "audit_output.h"
+#include "cli.h"
+#include "safe_file.h"
 
 #define GM_AUDIT_FORMAT "gradmap-audit"
 #define GM_AUDIT_FORMAT_VERSION 1
@@ -477,28 +478,9 @@ static void write_clusters(h5w *w, hid_t f, const gm_audit *a) {
 
 /* ---- entry point ---- */
 
-static gm_status check_audit(const gm_audit *a, const char *dir) {
-    if (!a || !dir || !*dir) return gm_error(GM_ERR_INVALID_ARG, "audit.h5: no audit or no output folder");
-    if (a->n_images < 0 || a->n_classes < 0 || a->n_regions < 0 || a->n_regions > GM_AUDIT_MAX_REGIONS ||
-        a->map_h < 0 || a->map_w < 0 || (a->n_images > 0 && (!a->images || (!a->maps && a->map_h * a->map_w > 0))) ||
-        (a->n_classes > 0 && (!a->classes || !a->class_order)))
-        return gm_error(GM_ERR_INVALID_ARG, "%s/audit.h5: the audit is incomplete (not summarised?)", dir);
-    for (int i = 0; i < a->n_images; ++i)
-        if (a->images[i].cls < 0 || a->images[i].cls >= a->n_classes)
-            return gm_error(GM_ERR_INVALID_ARG, "%s/audit.h5: image %d (%s) has class index %d of %d", dir, i,
-                            a->images[i].path ? a->images[i].path : "", a->images[i].cls, a->n_classes);
-    for (int c = 0; c < a->n_classes; ++c) {
-        const gm_spray_result *sp = &a->classes[c].spray;
-        if (sp->k < 0 || sp->n_eigen < 0 || a->class_order[c] < 0 || a->class_order[c] >= a->n_classes)
-            return gm_error(GM_ERR_INVALID_ARG, "%s/audit.h5: class %d (%s) has inconsistent summary fields", dir, c,
-                            a->classes[c].name ? a->classes[c].name : "");
-    }
-    return GM_OK;
-}
-
 /* Builds the whole file in memory (HDF5's core driver, no backing store) and returns its image
  * (malloc'd). HDF5 never touches the disk: when the sec2 driver's writes fail (full disk), HDF5 1.10
- * cannot close the file and crashes at exit, so all disk I/O is left to stdio, checked, with errno. */
+ * cannot close the file and crashes at exit, so all disk I/O is left to a gm_safe_file (safe_file.h). */
 static void *build_image(h5w *w, const gm_audit *a, const char *name, size_t *size) {
     void *image = NULL;
     hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), f = -1;
@@ -526,48 +508,27 @@ static void *build_image(h5w *w, const gm_audit *a, const char *name, size_t *si
 }
 
 gm_status gm_audit_write_h5(const gm_audit *a, const char *dir) {
-    GM_TRY(check_audit(a, dir));
-    size_t len = strlen(dir) + 32;
-    char *path = malloc(len), *tmp = malloc(len);
-    if (!path || !tmp) {
-        free(path);
-        free(tmp);
-        return gm_error(GM_ERR_NOMEM, "%s/audit.h5: out of memory", dir);
-    }
-    snprintf(path, len, "%s/audit.h5", dir);
-    snprintf(tmp, len, "%s/.audit.h5.tmp", dir);
-
+    if (!dir || !*dir) return gm_error(GM_ERR_INVALID_ARG, "audit.h5: no output folder");
+    gm_status valid = gm_audit_check(a);
+    if (valid != GM_OK) return gm_error_context(valid, "%s/audit.h5", dir);
+    char *path = gm_cli_printf("%s/audit.h5", dir), *tmp = gm_cli_printf("%s/.audit.h5.tmp", dir);
+    gm_safe_file out = {0};
     /* The temporary file is created first, so a missing or unwritable DIR fails before any work. */
-    errno = 0;
-    FILE *out = fopen(tmp, "wb");
-    if (!out) {
-        gm_status st = gm_error(GM_ERR_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno ? errno : EIO));
-        free(path);
-        free(tmp);
-        return st;
+    gm_status st = path && tmp ? gm_safe_file_open(&out, path, tmp) : gm_error(GM_ERR_NOMEM, "%s/audit.h5: out of memory", dir);
+    void *image = NULL;
+    if (st == GM_OK) {
+        H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+        h5w w = {.str = vlen_string_type()};
+        if (w.str < 0) h5w_fail(&w, "", "(string type)");
+        size_t size = 0;
+        image = h5w_ok(&w) ? build_image(&w, a, path, &size) : NULL;
+        if (w.str >= 0) H5Tclose(w.str);
+        if (w.nomem) st = gm_error(GM_ERR_NOMEM, "%s: out of memory", path);
+        else if (w.failed) st = gm_error(GM_ERR_IO, "%s: cannot build the HDF5 file (HDF5 failed at %s)", path, w.what);
+        else gm_safe_file_write(&out, image, size);
     }
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    h5w w = {.str = vlen_string_type()};
-    if (w.str < 0) h5w_fail(&w, "", "(string type)");
-    size_t size = 0;
-    void *image = h5w_ok(&w) ? build_image(&w, a, path, &size) : NULL;
-    if (w.str >= 0) H5Tclose(w.str);
-
-    gm_status st = GM_OK;
-    int err = 0;
-    if (w.nomem) st = gm_error(GM_ERR_NOMEM, "%s: out of memory", path);
-    else if (w.failed)
-        st = gm_error(GM_ERR_IO, "%s: cannot build the HDF5 file (HDF5 failed at %s)", path, w.what);
-    errno = 0;
-    if (st == GM_OK && fwrite(image, 1, size, out) != size) err = errno ? errno : EIO;
-    errno = 0;
-    if (st == GM_OK && !err && fflush(out) != 0) err = errno ? errno : EIO;
-    errno = 0;
-    if (fclose(out) != 0 && st == GM_OK && !err) err = errno ? errno : EIO;
-    if (st == GM_OK && err) st = gm_error(GM_ERR_IO, "%s: cannot write %s: %s", path, tmp, strerror(err));
-    if (st == GM_OK && rename(tmp, path) != 0)
-        st = gm_error(GM_ERR_IO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno ? errno : EIO));
-    if (st != GM_OK) remove(tmp);
+    if (st == GM_OK) st = gm_safe_file_commit(&out);
+    gm_safe_file_abort(&out);
     free(image);
     free(path);
     free(tmp);
