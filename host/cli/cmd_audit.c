@@ -81,7 +81,6 @@ static gm_status gm_audit_init(gm_audit_run *run) {
         gm_audit_class *cl = &au->classes[c];
         if (!(cl->name = gm_cli_strdup(run->data.labels[c]))) return gm_error(GM_ERR_NOMEM, "out of memory");
         cl->model_class = gm_label_class(g, cl->name);
-        cl->accuracy = cl->outside_share = cl->suspicion = 0.0;
         if (cl->model_class < 0)
             cl->error = gm_cli_printf("label '%s' is not a class of the model (give model class names or indices 0..%d)",
                                         cl->name, au->n_model_classes - 1);
@@ -98,16 +97,18 @@ static gm_status gm_audit_init(gm_audit_run *run) {
         else if (au->classes[it->cls].model_class < 0)
             im->error = gm_cli_printf("%s: label '%s' is not a class of the model", it->path, au->classes[it->cls].name);
     }
-    for (int c = 0; c < au->n_classes; ++c) {
-        int listed = 0;
-        for (int i = 0; i < au->n_images; ++i) listed += au->images[i].cls == c;
-        if (listed > 0) continue;
+    int *listed = calloc((size_t)(au->n_classes ? au->n_classes : 1), sizeof *listed);
+    if (!listed) return gm_error(GM_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < au->n_images; ++i) ++listed[au->images[i].cls];
+    gm_status st = GM_OK;
+    for (int c = 0; c < au->n_classes && st == GM_OK; ++c) {
+        if (listed[c] > 0) continue;
         char *e = au->classes[c].error ? gm_cli_printf("no images; %s", au->classes[c].error) : gm_cli_printf("no images");
-        if (!e) return gm_error(GM_ERR_NOMEM, "out of memory");
-        free(au->classes[c].error);
-        au->classes[c].error = e;
+        if (!e) st = gm_error(GM_ERR_NOMEM, "out of memory");
+        else free(au->classes[c].error), au->classes[c].error = e;
     }
-    return GM_OK;
+    free(listed);
+    return st;
 }
 
 /* One loaded batch: explain the readable items, then measure each map. */
@@ -182,21 +183,8 @@ static gm_status gm_audit_explain_all(gm_audit_run *run) {
 
 static gm_status gm_audit_open_model(gm_audit_run *run) {
     gm_explain_args *x = &run->a.x;
-    GM_TRY(gm_model_load(x->model_path, &x->model, &run->g));
-    if (run->g->input_c != 3)
-        return gm_error(GM_ERR_UNSUPPORTED, "%s: the model takes %d-channel input; gradmap feeds RGB images (3 channels)",
-                        x->model_path, run->g->input_c);
-    GM_TRY(gm_explain_resolve_layer(run->g, x));
-    gm_backend_config bc = {.threads = x->threads, .precision = x->precision};
-    GM_TRY(gm_backend_open(x->device, &bc, &run->be));
-    x->cfg.max_batch = x->batch;
-    float black[3];
-    const uint8_t black_rgb[3] = {0, 0, 0};
-    gm_image_preprocess(black_rgb, 1, x->preprocess_set ? x->preprocess : run->g->preprocess, black);
-    x->cfg.black_pixel = black;
-    gm_status st = gm_explainer_create(run->g, run->be, &x->cfg, &run->x);
-    x->cfg.black_pixel = NULL;
-    GM_TRY(st);
+    GM_TRY(gm_explain_open_model(x, &run->g));
+    GM_TRY(gm_explain_open_explainer(x, run->g, &x->batch, &run->be, &run->x));
     run->classes = calloc((size_t)x->batch, sizeof *run->classes);
     if (!run->classes) return gm_error(GM_ERR_NOMEM, "out of memory");
     char device[512] = "";

@@ -173,34 +173,6 @@ static gm_status gm_run_batch(gm_run *run, const gm_loaded_batch *lb) {
     return gm_results_append_batch(run->r, &rb);
 }
 
-/* Creates the explainer for run->batch images and, on a GPU, runs one batch of black images
- * through every requested method first: every device buffer (arenas, cuDNN workspace, scratch)
- * reaches its final size there. When the device runs out of memory the batch is halved and tried
- * again, and the run says so once; nothing has been written yet, so no work is lost. */
-static gm_status gm_create_fitting_explainer(gm_run *run) {
-    const int requested = run->batch;
-    for (;;) {
-        run->a.cfg.max_batch = run->batch;
-        gm_status st = gm_explainer_create(run->g, run->be, &run->a.cfg, &run->x);
-        if (st == GM_OK && strcmp(run->be->ops->name, "cpu") != 0) {
-            size_t in = (size_t)run->batch * run->g->input_h * run->g->input_w * run->g->input_c;
-            float *zeros = calloc(in, sizeof *zeros);
-            gm_explain_batch out;
-            st = zeros ? gm_explainer_run(run->x, zeros, run->batch, NULL, &out)
-                       : gm_error(GM_ERR_NOMEM, "out of memory for the first batch (%zu floats)", in);
-            free(zeros);
-        }
-        if (st != GM_ERR_NOMEM || run->batch == 1) {
-            if (st == GM_OK && run->batch != requested && !run->a.quiet)
-                fprintf(stderr, "gradmap: out of device memory at --batch %d; running with batch %d\n", requested,
-                        run->batch);
-            return st;
-        }
-        gm_explainer_free(&run->x);
-        run->batch = (run->batch + 1) / 2;
-    }
-}
-
 static gm_status gm_open_outputs(gm_run *run) {
     gm_results_method rm[GM_METHOD_COUNT];
     for (int k = 0; k < run->n_methods; ++k) {
@@ -277,27 +249,15 @@ int gm_cmd_explain(int argc, char **argv) {
         return 0;
     }
     if (st == GM_OK) st = gm_cli_expand_inputs(run.a.inputs, run.a.n_inputs, &run.paths);
-    if (st == GM_OK) st = gm_model_load(run.a.model_path, &run.a.model, &run.g);
-    if (st == GM_OK && run.g->input_c != 3)
-        st = gm_error(GM_ERR_UNSUPPORTED, "%s: the model takes %d-channel input; gradmap feeds RGB images (3 channels)",
-                      run.a.model_path, run.g->input_c);
+    if (st == GM_OK) st = gm_explain_open_model(&run.a, &run.g);
     int cls = -1;
-    if (st == GM_OK) st = gm_explain_resolve_layer(run.g, &run.a);
     if (st == GM_OK) st = gm_resolve_class(&run, &cls);
-    if (st == GM_OK) {
-        gm_backend_config bc = {.threads = run.a.threads, .precision = run.a.precision};
-        st = gm_backend_open(run.a.device, &bc, &run.be);
-    }
     if (st == GM_OK) {
         int n_classes = run.g->nodes[run.g->logits_node].out.c;
         run.batch = run.a.batch < run.paths.count ? run.a.batch : run.paths.count;
         run.T = run.a.cfg.n_targets;
         run.K = n_classes < 5 ? n_classes : 5;
-        float black[3];
-        const uint8_t black_rgb[3] = {0, 0, 0};
-        gm_image_preprocess(black_rgb, 1, run.a.preprocess_set ? run.a.preprocess : run.g->preprocess, black);
-        run.a.cfg.black_pixel = black;
-        st = gm_create_fitting_explainer(&run);
+        st = gm_explain_open_explainer(&run.a, run.g, &run.batch, &run.be, &run.x);
         for (int m = 0; m < GM_METHOD_COUNT; ++m)
             if ((run.a.cfg.methods >> m) & 1u || (m == GM_METHOD_GRADCAM && (run.a.cfg.methods >> GM_METHOD_GUIDEDGRADCAM) & 1u))
                 run.methods[run.n_methods++] = (gm_method)m;
@@ -305,7 +265,6 @@ int gm_cmd_explain(int argc, char **argv) {
         for (int i = 0; st == GM_OK && i < run.batch; ++i) run.classes[i] = cls;
         if (st == GM_OK) st = gm_open_outputs(&run);
         if (st == GM_OK) st = gm_explain_all(&run);
-        run.a.cfg.black_pixel = NULL;
     }
     int code = st != GM_OK ? gm_cli_fail(st) : run.failed ? 1 : 0;
     if (run.r) {

@@ -31,6 +31,13 @@ typedef struct gm_explain_args {
 gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *help);
 void gm_explain_usage(FILE *f);
 
+/* The model of explain and audit: loaded, refused unless its input is RGB, --layer resolved. */
+gm_status gm_explain_open_model(gm_explain_args *a, gm_graph **g);
+/* Opens a->device and creates the explainer for *batch images. On a GPU one black batch first sizes
+ * every device buffer; out of device memory halves *batch until it fits (said once, unless quiet). */
+gm_status gm_explain_open_explainer(gm_explain_args *a, const gm_graph *g, int *batch, gm_backend **be,
+                                    gm_explainer **x);
+
 /* --layer NAME into a->cfg.target_layer (unset: the model's default); an unknown or folded layer is
  * GM_ERR_NOT_FOUND listing the candidate layers. */
 gm_status gm_explain_resolve_layer(const gm_graph *g, gm_explain_args *a);
