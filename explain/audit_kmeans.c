@@ -3,6 +3,7 @@
  * (explain/audit_spray_internal.h), and the adjusted Rand index that compares two labelings. */
 #include "audit_spray_internal.h"
 #include "audit_spray.h"
+#include "host/rng.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -13,15 +14,10 @@
 /* splitmix64: a local stream per call, so results depend on the seed only (no shared state). */
 typedef struct gm_kmeans_rng { uint64_t state; } gm_kmeans_rng;
 
-static uint64_t rng_next(gm_kmeans_rng *r) {
-    uint64_t z = (r->state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+static uint64_t rng_next(gm_kmeans_rng *r) { return gm_mix64(r->state += GM_RNG_GOLDEN); }
 
 /* [0, 1) with 53 random bits. */
-static double rng_uniform(gm_kmeans_rng *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
+static double rng_uniform(gm_kmeans_rng *r) { return gm_unit53(rng_next(r)); }
 
 static int rng_index(gm_kmeans_rng *r, int n) {
     int i = (int)(rng_uniform(r) * n);

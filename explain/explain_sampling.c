@@ -12,12 +12,7 @@
 #include <string.h>
 
 #include "explain_internal.h"
-
-static uint64_t gm_mix64(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "host/rng.h"
 
 static uint64_t gm_hash_floats(const float *x, size_t n) {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -33,8 +28,8 @@ static uint64_t gm_hash_floats(const float *x, size_t n) {
 static void gm_gaussian_fill(uint64_t key, float *out, size_t n, float sigma, const float *base) {
     uint64_t counter = 0;
     for (size_t i = 0; i < n; i += 2) {
-        double u1 = ((double)(gm_mix64(key + (counter++) * 0x9E3779B97F4A7C15ull) >> 11) + 0.5) / 9007199254740992.0;
-        double u2 = ((double)(gm_mix64(key + (counter++) * 0x9E3779B97F4A7C15ull) >> 11) + 0.5) / 9007199254740992.0;
+        double u1 = ((double)(gm_mix64(key + (counter++) * GM_RNG_GOLDEN) >> 11) + 0.5) / 9007199254740992.0;
+        double u2 = ((double)(gm_mix64(key + (counter++) * GM_RNG_GOLDEN) >> 11) + 0.5) / 9007199254740992.0;
         double r = sqrt(-2.0 * log(u1)), t = 6.283185307179586 * u2;
         out[i] = base[i] + sigma * (float)(r * cos(t));
         if (i + 1 < n) out[i + 1] = base[i + 1] + sigma * (float)(r * sin(t));

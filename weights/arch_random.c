@@ -14,23 +14,17 @@
 #include <stdlib.h>
 
 #include "arch_builtin.h"
-
-static uint64_t gm_rand_mix(uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "host/rng.h"
 
 /* Uniform in (0, 1): 53 random bits, offset by half a step so that log() never sees 0. */
 static double gm_rand_unit(uint64_t key, uint64_t counter) {
-    return ((double)(gm_rand_mix(key ^ gm_rand_mix(counter)) >> 11) + 0.5) / 9007199254740992.0;
+    return ((double)(gm_splitmix64(key ^ gm_splitmix64(counter)) >> 11) + 0.5) / 9007199254740992.0;
 }
 
 static uint64_t gm_rand_key(uint64_t seed, const char *name, int role) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (const unsigned char *p = (const unsigned char *)name; *p; ++p) h = (h ^ *p) * 0x100000001b3ull;
-    return gm_rand_mix(seed ^ gm_rand_mix(h + (uint64_t)role));
+    return gm_splitmix64(seed ^ gm_splitmix64(h + (uint64_t)role));
 }
 
 /* out[i] = mean + sigma * z_i with z_i standard normal, element i from counters 2i and 2i+1. */

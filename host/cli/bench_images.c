@@ -8,18 +8,12 @@
 #include <string.h>
 
 #include "bench.h"
-
-static uint64_t gm_bench_mix(uint64_t z) {
-    z += 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
+#include "host/rng.h"
 
 /* Uniform in [0, 1) from the state, which advances. */
 static double gm_bench_uniform(uint64_t *state) {
-    *state = gm_bench_mix(*state);
-    return (double)(*state >> 11) / 9007199254740992.0;
+    *state = gm_splitmix64(*state);
+    return gm_unit53(*state);
 }
 
 gm_status gm_bench_synthetic_image(uint64_t seed, int index, int width, int height, gm_image *out) {
@@ -27,7 +21,7 @@ gm_status gm_bench_synthetic_image(uint64_t seed, int index, int width, int heig
     out->rgb = malloc((size_t)width * height * 3);
     if (!out->rgb) return gm_error(GM_ERR_NOMEM, "out of memory for a %dx%d synthetic image", width, height);
     out->width = width, out->height = height;
-    uint64_t state = gm_bench_mix(seed ^ gm_bench_mix(0x5eed0000ull + (uint64_t)index));
+    uint64_t state = gm_splitmix64(seed ^ gm_splitmix64(0x5eed0000ull + (uint64_t)index));
     double fx[3], fy[3], px[3], py[3];
     for (int c = 0; c < 3; ++c) {
         fx[c] = 0.01 + 0.09 * gm_bench_uniform(&state);
