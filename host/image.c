@@ -182,14 +182,20 @@ gm_status gm_image_load_input(const char *path, int target_w, int target_h, gm_r
     GM_TRY(gm_image_load(path, &img));
     if (orig_w) *orig_w = img.width;
     if (orig_h) *orig_h = img.height;
-    if (img.width != target_w || img.height != target_h) {
-        gm_image sized = {0};
-        gm_status st = gm_image_resize(&img, target_w, target_h, resize, &sized);
-        gm_image_free(&img);
-        if (st != GM_OK) return gm_error_context(st, "%s: ", path);
-        img = sized;
-    }
-    gm_image_preprocess(img.rgb, (size_t)target_w * (size_t)target_h, mode, out);
+    gm_status st = gm_image_to_input(&img, target_w, target_h, resize, mode, out);
     gm_image_free(&img);
+    return st == GM_OK ? GM_OK : gm_error_context(st, "%s: ", path);
+}
+
+gm_status gm_image_to_input(const gm_image *img, int target_w, int target_h, gm_resize_mode resize,
+                            gm_preprocess_mode mode, float *out) {
+    gm_image sized = {0};
+    const gm_image *src = img;
+    if (img->width != target_w || img->height != target_h) {
+        GM_TRY(gm_image_resize(img, target_w, target_h, resize, &sized));
+        src = &sized;
+    }
+    gm_image_preprocess(src->rgb, (size_t)target_w * (size_t)target_h, mode, out);
+    gm_image_free(&sized);
     return GM_OK;
 }

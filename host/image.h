@@ -54,6 +54,10 @@ void gm_image_preprocess(const uint8_t *rgb, size_t n_pixels, gm_preprocess_mode
 gm_status gm_image_load_input(const char *path, int target_w, int target_h, gm_resize_mode resize,
                               gm_preprocess_mode mode, float *out, int *orig_w, int *orig_h);
 
+/* A decoded image into the model's input: resized (when its size differs) and preprocessed into
+ * `out` (target_h*target_w*3 floats); the image itself is left as is (kept for overlays). */
+gm_status gm_image_to_input(const gm_image *img, int target_w, int target_h, gm_resize_mode resize,
+                            gm_preprocess_mode mode, float *out);
 const char *gm_preprocess_name(gm_preprocess_mode m);
 gm_status gm_preprocess_parse(const char *text, gm_preprocess_mode *out); /* none|caffe|tf|torch */
 const char *gm_resize_name(gm_resize_mode m);

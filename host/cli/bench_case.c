@@ -40,15 +40,6 @@ typedef struct gm_bench_case {
     gm_bench_result *r;
 } gm_bench_case;
 
-static double gm_median(double *v, int n) {
-    for (int i = 1; i < n; ++i) /* insertion sort: n is the iteration count */
-        for (int j = i; j > 0 && v[j] < v[j - 1]; --j) {
-            double t = v[j];
-            v[j] = v[j - 1], v[j - 1] = t;
-        }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 static void gm_png_path(const gm_bench_case *c, int i, gm_method m, char *path, size_t size) {
     snprintf(path, size, "%s/%d_%s.png", c->dir, i, gm_method_name(m));
 }
@@ -221,10 +212,10 @@ static gm_status gm_case_measure(gm_bench_case *c) {
     }
     if (st == GM_OK) {
         double *ips = per + (size_t)(GM_STAGE_COUNT + 1) * N;
-        r->ips_median = gm_median(ips, N);
-        r->ips_min = ips[0], r->ips_max = ips[N - 1]; /* sorted by gm_median */
-        for (int s = 0; s < GM_STAGE_COUNT; ++s) r->stage_s[s] = gm_median(per + (size_t)s * N, N);
-        double wall_median = gm_median(per + (size_t)GM_STAGE_COUNT * N, N);
+        r->ips_median = gm_cli_median(ips, N);
+        r->ips_min = ips[0], r->ips_max = ips[N - 1]; /* sorted by gm_cli_median */
+        for (int s = 0; s < GM_STAGE_COUNT; ++s) r->stage_s[s] = gm_cli_median(per + (size_t)s * N, N);
+        double wall_median = gm_cli_median(per + (size_t)GM_STAGE_COUNT * N, N);
         double compute = r->stage_s[GM_STAGE_FORWARD] + r->stage_s[GM_STAGE_BACKWARD] + r->stage_s[GM_STAGE_MAPS];
         r->macs_per_image = gm_explainer_macs_per_image(c->x);
         r->gflops = compute > 0.0 ? 2.0 * r->macs_per_image * B / compute / 1e9 : NAN;

@@ -49,15 +49,8 @@ gm_status gm_bench_decode(const gm_path_list *paths, long long first, int n, gm_
 
 gm_status gm_bench_preprocess(const gm_graph *g, const gm_image *images, int n, float *input) {
     size_t in_size = (size_t)g->input_h * g->input_w * g->input_c;
-    for (int i = 0; i < n; ++i) {
-        gm_image sized = {0};
-        const gm_image *src = &images[i];
-        if (src->width != g->input_w || src->height != g->input_h) {
-            GM_TRY(gm_image_resize(src, g->input_w, g->input_h, GM_RESIZE_NEAREST, &sized));
-            src = &sized;
-        }
-        gm_image_preprocess(src->rgb, (size_t)g->input_w * g->input_h, g->preprocess, input + (size_t)i * in_size);
-        gm_image_free(&sized);
-    }
+    for (int i = 0; i < n; ++i)
+        GM_TRY(gm_image_to_input(&images[i], g->input_w, g->input_h, GM_RESIZE_NEAREST, g->preprocess,
+                                 input + (size_t)i * in_size));
     return GM_OK;
 }

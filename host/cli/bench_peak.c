@@ -27,15 +27,6 @@ static gm_status gm_peak_dnnl(dnnl_status_t s, const char *what) {
     return gm_error(GM_ERR_BACKEND, "bench --peak: %s failed (oneDNN status %d)", what, (int)s);
 }
 
-static double gm_peak_median(double *v, int n) {
-    for (int i = 1; i < n; ++i)
-        for (int j = i; j > 0 && v[j] < v[j - 1]; --j) {
-            double t = v[j];
-            v[j] = v[j - 1], v[j - 1] = t;
-        }
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* Fills a buffer of `bytes` with small values of type dt (f32 or bf16), so no denormals appear. */
 static void gm_peak_fill(void *data, size_t bytes, dnnl_data_type_t dt) {
     if (dt == dnnl_bf16) {
@@ -104,7 +95,7 @@ static gm_status gm_peak_conv_time(gm_peak_conv *c, dnnl_stream_t strm, double *
         GM_TRY(gm_peak_dnnl(dnnl_stream_wait(strm), "stream wait"));
         if (r >= 0) t[r] = gm_cli_now() - t0;
     }
-    *seconds = gm_peak_median(t, GM_PEAK_REPEATS);
+    *seconds = gm_cli_median(t, GM_PEAK_REPEATS);
     return GM_OK;
 }
 
@@ -144,7 +135,7 @@ static gm_status gm_peak_sgemm(double *gflops) {
                           "sgemm");
         if (r >= 0) t[r] = gm_cli_now() - t0;
     }
-    if (st == GM_OK) *gflops = 2.0 * (double)n * n * n / gm_peak_median(t, GM_PEAK_REPEATS) / 1e9;
+    if (st == GM_OK) *gflops = 2.0 * (double)n * n * n / gm_cli_median(t, GM_PEAK_REPEATS) / 1e9;
     free(A);
     free(B);
     free(C);

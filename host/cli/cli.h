@@ -43,6 +43,9 @@ char *gm_cli_printf(const char *fmt, ...)
 #endif
     ;
 
+/* Median of n >= 1 values; sorts v ascending in place (callers read the extremes after). */
+double gm_cli_median(double *v, int n);
+
 /* Writes `text` JSON-escaped (without quotes). */
 void gm_cli_json_string(FILE *f, const char *text);
 

@@ -166,3 +166,12 @@ char *gm_cli_printf(const char *fmt, ...) {
     va_end(ap2);
     return s;
 }
+
+double gm_cli_median(double *v, int n) {
+    for (int i = 1; i < n; ++i) /* insertion sort: n is a repeat count */
+        for (int j = i; j > 0 && v[j] < v[j - 1]; --j) {
+            double t = v[j];
+            v[j] = v[j - 1], v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}

@@ -58,16 +58,8 @@ static gm_status gm_batch_alloc(gm_loaded_batch *b, int capacity, size_t in_size
 static gm_status gm_load_item(const gm_loader *l, const char *path, float *row, gm_image *img) {
     const gm_graph *g = l->g;
     GM_TRY(gm_image_load(path, img));
-    gm_image sized = {0};
-    const gm_image *src = img;
-    if (img->width != g->input_w || img->height != g->input_h) {
-        GM_TRY(gm_image_resize(img, g->input_w, g->input_h, l->a->resize, &sized));
-        src = &sized;
-    }
-    gm_image_preprocess(src->rgb, (size_t)g->input_w * g->input_h,
-                        l->a->preprocess_set ? l->a->preprocess : g->preprocess, row);
-    gm_image_free(&sized);
-    return GM_OK;
+    return gm_image_to_input(img, g->input_w, g->input_h, l->a->resize,
+                             l->a->preprocess_set ? l->a->preprocess : g->preprocess, row);
 }
 
 /* Loads items [first, first+count) into b. With --strict, stops at the first failure. */
