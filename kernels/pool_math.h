@@ -16,6 +16,11 @@ GM_HD static inline int gm_pool_out_dim(int in, int k, int stride, int pad_lo, i
     return span / stride + 1;
 }
 
+/* Output size of a convolution: a pooling window of the dilated kernel's extent (TF's rule). */
+GM_HD static inline int gm_conv_out_dim(int in, int k, int dilation, int stride, int pad_lo, int pad_hi) {
+    return gm_pool_out_dim(in, (k - 1) * dilation + 1, stride, pad_lo, pad_hi);
+}
+
 /* Max that keeps the running value on ties, so the first maximum wins (TF's argmax rule). */
 GM_HD static inline float gm_pool_max(float running, float x) { return x > running ? x : running; }
 

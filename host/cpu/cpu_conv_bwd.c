@@ -14,15 +14,11 @@
 
 #include "kernels/pool_math.h"
 
-static int gm_cpu_conv_bwd_out_dim(int in, int k, int dilation, int stride, int pad_lo, int pad_hi) {
-    return gm_pool_out_dim(in, (k - 1) * dilation + 1, stride, pad_lo, pad_hi);
-}
-
 static gm_status gm_cpu_conv_bwd_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
                                        const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
     const gm_conv2d_desc *d = &w->conv;
-    int oh = gm_cpu_conv_bwd_out_dim(h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
-    int ow = gm_cpu_conv_bwd_out_dim(wd, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
+    int oh = gm_conv_out_dim(h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = gm_conv_out_dim(wd, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
     dnnl_memory_desc_t dx_md, wei_md, dy_md;
     dnnl_dims_t dx_dims = {n, d->cin, h, wd};
     dnnl_dims_t wei_dims = {d->cout, d->cin, d->kh, d->kw};
@@ -60,8 +56,8 @@ gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_t
     GM_TRY(gm_cpu_check_tensor("conv2d_bwd_data", "dy", dy));
     GM_TRY(gm_cpu_check_tensor("conv2d_bwd_data", "dx", dx));
     const gm_conv2d_desc *d = &w->conv;
-    int oh = gm_cpu_conv_bwd_out_dim(dx->h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
-    int ow = gm_cpu_conv_bwd_out_dim(dx->w, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
+    int oh = gm_conv_out_dim(dx->h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = gm_conv_out_dim(dx->w, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
     if (dx->c != d->cin || oh <= 0 || ow <= 0 || dy->n != dx->n || dy->h != oh || dy->w != ow || dy->c != d->cout)
         return gm_error(GM_ERR_SHAPE,
                         "cpu conv2d_bwd_data: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) pads "

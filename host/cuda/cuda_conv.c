@@ -30,10 +30,6 @@
 #include "kernels/elementwise_kernels.h"
 #include "kernels/pool_math.h"
 
-static int gm_cuda_conv_out_dim(int in, int k, int dilation, int stride, int pad_lo, int pad_hi) {
-    return gm_pool_out_dim(in, (k - 1) * dilation + 1, stride, pad_lo, pad_hi);
-}
-
 /* Keras HWIO -> KRSC on the host, uploaded; 16-bit precisions round it on the device with the
  * conversion the activations get, then keep only the 16-bit copy. */
 static gm_status gm_cuda_conv_upload_kernel(gm_cuda_backend *cb, gm_layer_weights *w, const float *hwio) {
@@ -151,8 +147,8 @@ gm_status gm_cuda_conv2d_fwd(gm_backend *be, gm_layer_weights *w, const gm_tenso
     GM_TRY(gm_cuda_check_tensor("conv2d", "x", x));
     GM_TRY(gm_cuda_check_tensor("conv2d", "y", y));
     const gm_conv2d_desc *d = &w->conv;
-    int oh = gm_cuda_conv_out_dim(x->h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
-    int ow = gm_cuda_conv_out_dim(x->w, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
+    int oh = gm_conv_out_dim(x->h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = gm_conv_out_dim(x->w, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
     if (x->c != d->cin || oh <= 0 || ow <= 0 || y->n != x->n || y->h != oh || y->w != ow || y->c != d->cout)
         return gm_error(GM_ERR_SHAPE,
                         "cuda conv2d: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) pads (t%d,b%d,l%d,r%d): "
@@ -205,8 +201,8 @@ gm_status gm_cuda_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_
     GM_TRY(gm_cuda_check_tensor("conv2d_bwd_data", "dy", dy));
     GM_TRY(gm_cuda_check_tensor("conv2d_bwd_data", "dx", dx));
     const gm_conv2d_desc *d = &w->conv;
-    int oh = gm_cuda_conv_out_dim(dx->h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
-    int ow = gm_cuda_conv_out_dim(dx->w, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
+    int oh = gm_conv_out_dim(dx->h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    int ow = gm_conv_out_dim(dx->w, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
     if (dx->c != d->cin || oh <= 0 || ow <= 0 || dy->n != dx->n || dy->h != oh || dy->w != ow || dy->c != d->cout)
         return gm_error(GM_ERR_SHAPE,
                         "cuda conv2d_bwd_data: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) pads "

@@ -174,8 +174,8 @@ static gm_status gm_cuda_nhwc_desc(cudnnTensorDescriptor_t t, cudnnDataType_t dt
  * pads are asymmetric (cuda_conv.c pads it explicitly and the convolution pads 0). */
 static gm_status gm_cuda_plan_make(gm_layer_weights *w, gm_cuda_conv_plan *p, int n, int h, int wd, const char *op) {
     const gm_conv2d_desc *d = &w->conv;
-    const int oh = gm_pool_out_dim(h, (d->kh - 1) * d->dilation_h + 1, d->stride_h, d->pad_top, d->pad_bottom);
-    const int ow = gm_pool_out_dim(wd, (d->kw - 1) * d->dilation_w + 1, d->stride_w, d->pad_left, d->pad_right);
+    const int oh = gm_conv_out_dim(h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
+    const int ow = gm_conv_out_dim(wd, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
     const int hp = w->explicit_pad ? h + d->pad_top + d->pad_bottom : h;
     const int wp = w->explicit_pad ? wd + d->pad_left + d->pad_right : wd;
     GM_CUDNN_TRY(cudnnCreateTensorDescriptor(&p->in));
