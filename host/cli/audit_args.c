@@ -136,7 +136,7 @@ gm_status gm_audit_args_parse(int argc, char **argv, gm_audit_args *a, int *help
      * input and every shared option; audit's own are handled here. */
     char **xargv = calloc((size_t)argc + 3, sizeof *xargv);
     if (!xargv) return gm_error(GM_ERR_NOMEM, "out of memory");
-    int xargc = 0, positional = 0;
+    int xargc = 0, positional = 0, has_out = 0;
     xargv[xargc++] = "audit";
     gm_status st = GM_OK;
     for (int i = 1; i < argc && st == GM_OK; ++i) {
@@ -153,6 +153,7 @@ gm_status gm_audit_args_parse(int argc, char **argv, gm_audit_args *a, int *help
         } else if (arg[0] == '-' && arg[1] && !val) {
             st = gm_error(GM_ERR_INVALID_ARG, "unknown option or missing value: %s (see gradmap audit --help)", arg);
         } else if (gm_is_shared(arg)) {
+            has_out |= !strcmp(arg, "--out");
             xargv[xargc++] = argv[i], xargv[xargc++] = argv[++i];
         } else if (arg[0] == '-' && arg[1]) {
             st = gm_audit_option(a, arg, val, &known);
@@ -169,11 +170,12 @@ gm_status gm_audit_args_parse(int argc, char **argv, gm_audit_args *a, int *help
     }
     if (st == GM_OK && positional < 2)
         st = gm_error(GM_ERR_INVALID_ARG, "audit needs MODEL and DATA (see gradmap audit --help)");
+    if (st == GM_OK && !has_out) st = gm_error(GM_ERR_INVALID_ARG, "audit needs --out DIR (see gradmap audit --help)");
     if (st == GM_OK) {
         xargv[xargc++] = (char *)a->data; /* the placeholder INPUT explain's parser requires */
         int xhelp = 0;
         st = gm_explain_args_parse(xargc, xargv, &a->x, &xhelp);
-        if (st != GM_OK) st = gm_error_context(st, "gradmap audit");
+        if (st != GM_OK) st = gm_error_context(st, "audit: ");
     }
     free(xargv);
     if (st != GM_OK) return st;
@@ -184,6 +186,5 @@ gm_status gm_audit_args_parse(int argc, char **argv, gm_audit_args *a, int *help
     a->x.cfg.methods = 1u << a->method;
     a->x.cfg.n_targets = 1;
     a->x.png_heatmap = a->x.png_overlay = 0;
-    if (!a->x.out_dir) return gm_error(GM_ERR_INVALID_ARG, "audit needs --out DIR (see gradmap audit --help)");
     return GM_OK;
 }
