@@ -151,7 +151,7 @@ static gm_status gm_list_folders(const char *data, int quiet, gm_audit_dataset *
         free(full);
     }
     closedir(dir);
-    if (st == GM_OK) qsort(names, (size_t)n, sizeof *names, gm_cmp_str);
+    if (st == GM_OK && n > 1) qsort(names, (size_t)n, sizeof *names, gm_cmp_str);
     for (int c = 0; c < n && st == GM_OK; ++c) {
         int cls;
         st = gm_add_label(d, names[c], &cls);
