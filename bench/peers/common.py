@@ -102,6 +102,33 @@ def limit_threads(n):
         os.environ[var] = str(n)
 
 
+def allocator_info():
+    """Which malloc this process runs on: {"allocator": "glibc"} or, when libjemalloc is mapped
+    (LD_PRELOAD), its version and the decay settings it actually parsed from MALLOC_CONF (read back
+    with mallctl), so a -jemalloc variant proves its configuration in the JSON lines."""
+    try:
+        with open("/proc/self/maps") as f:
+            je = any("jemalloc" in ln for ln in f)
+    except OSError:
+        je = False
+    if not je:
+        return {"allocator": "glibc"}
+    info = {"allocator": "jemalloc"}
+    try:
+        import ctypes
+        lib = ctypes.CDLL(None)
+        for key in ("opt.dirty_decay_ms", "opt.muzzy_decay_ms"):
+            v, sz = ctypes.c_ssize_t(), ctypes.c_size_t(ctypes.sizeof(ctypes.c_ssize_t))
+            if lib.mallctl(key.encode(), ctypes.byref(v), ctypes.byref(sz), None, ctypes.c_size_t(0)) == 0:
+                info[key[4:]] = v.value
+        s, sz = ctypes.c_char_p(), ctypes.c_size_t(ctypes.sizeof(ctypes.c_char_p))
+        if lib.mallctl(b"version", ctypes.byref(s), ctypes.byref(sz), None, ctypes.c_size_t(0)) == 0:
+            info["jemalloc_version"] = s.value.decode().split("-")[0]
+    except (OSError, AttributeError, ValueError):
+        pass
+    return info
+
+
 # ---- running a job ------------------------------------------------------------------------------
 
 def time_batches(fn, x, t, batch, warmup, iters, budget_s):
@@ -137,6 +164,9 @@ def run_job(job, fn, to_input, extra=None):
     base = {"peer": job["peer"], "arch": job["arch"], "method": job["method"],
             "precision": job["precision"], "threads": job["threads"]}
     base.update(extra or {})
+    base.update(allocator_info())
+    if job.get("channels_last"):
+        base["memory_format"] = "channels_last"
     k = job["agree_n"]
     if k:
         maps = fn(x[:k], t_np[:k])

@@ -5,6 +5,7 @@ layer4[-1], targets = ClassifierOutputTarget(top-1 of gradmap). Its output is al
 ReLU, (x-min)/(max+1e-7) per image at layer resolution, cv2.resize to 224x224.
 bf16: torch.autocast; a forward hook registered before pytorch-grad-cam's own casts the target
 activation back to float32, because the library calls .numpy() on it (numpy has no bfloat16).
+job["channels_last"] (the -cl variant): model and inputs in torch.channels_last.
 Usage: python peer_pgc.py JOB.json
 """
 import contextlib
@@ -24,7 +25,7 @@ def main():
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
     import torch_twin
 
-    twin = torch_twin.load_twin(job["arch"], job["weights"], frozen=False)
+    twin, to_input = torch_twin.configure(torch_twin.load_twin(job["arch"], job["weights"], frozen=False), job)
     if job["precision"] == "bf16":
         twin.target_module.register_forward_hook(lambda m, i, o: o.float())
     cls = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus}[job["method"]]
@@ -40,7 +41,7 @@ def main():
 
     extra = {"versions": {"torch": torch.__version__,
                           "grad-cam": importlib.metadata.version("grad-cam")}}
-    common.run_job(job, fn, torch_twin.to_nchw, extra)
+    common.run_job(job, fn, to_input, extra)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@
   cam               Zhou's CAM: body under no_grad, then W[c] . A (ResNet50's GAP -> Dense head)
   saliency+gradcam  one forward and one backward giving both the input and activation gradients
 All maps are raw (no normalisation, no resize) so they compare one to one with gradmap's results.h5.
-bf16 runs everything under torch.autocast('cpu', bfloat16). Usage: python peer_torch.py JOB.json
+bf16 runs everything under torch.autocast('cpu', bfloat16). job["channels_last"] (the -cl variant):
+model and inputs in torch.channels_last. Usage: python peer_torch.py JOB.json
 """
 import contextlib
 import sys
@@ -96,10 +97,10 @@ def main():
     job = common.read_job(sys.argv)
     torch = _setup(job)
     import torch_twin
-    twin = torch_twin.load_twin(job["arch"], job["weights"], frozen=True)
+    twin, to_input = torch_twin.configure(torch_twin.load_twin(job["arch"], job["weights"], frozen=True), job)
     fn = make_fn(torch, twin, job["method"], job["precision"])
     extra = {"versions": {"torch": torch.__version__}}
-    common.run_job(job, fn, torch_twin.to_nchw, extra)
+    common.run_job(job, fn, to_input, extra)
 
 
 if __name__ == "__main__":

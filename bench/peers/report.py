@@ -95,8 +95,33 @@ def header(command, versions, gradmap_version, args_text, loads):
     return lines
 
 
-def write(path, jsonl_path, head_lines, rows, notes, records):
-    text = "\n".join(head_lines + table_rows(rows) + [""] + [f"- {n}" for n in notes]) + "\n"
+def targets_section(lines, peak=None):
+    """The "Targets (issue 7)" table: one line per target and case (targets.compute)."""
+    out = ["## Targets (issue 7)", "",
+           "Same run, best batch size of each side. gradmap's images/s is its compute figure (forward, "
+           "backward, maps), like the peers'; its end-to-end ratio is shown beside it. PyTorch best = the "
+           "largest images/s over default, channels_last (-cl) and jemalloc without decay (-jemalloc). "
+           "value: the ratio (gradmap / PyTorch for speed, gradmap / PyTorch for memory), or the figure "
+           "the threshold applies to. n/a: not measured in this run (never a figure from elsewhere)."]
+    pk = (peak or {}).get("peak") or {}
+    if pk:
+        out.append(f"Machine peaks (`gradmap bench --peak`, this run): conv 3x3 fp32 "
+                   f"{_fmt(pk.get('conv3x3_fp32_gflops'), '.1f')} GFLOP/s ({pk.get('conv3x3_fp32_impl', '?')}), "
+                   f"bf16 {_fmt(pk.get('conv3x3_bf16_gflops'), '.1f')} ({pk.get('conv3x3_bf16_impl', '?')}), "
+                   f"sgemm {_fmt(pk.get('sgemm_gflops'), '.1f')}.")
+    out += ["", "| target | case | figures (images/s@batch unless said) | value | threshold | result |",
+            "|---|---|---|---:|---|---|"]
+    for t in lines:
+        out.append(f"| {t['target']} | {t['case']} | {t['figures']} | {t['value']} | {t['threshold']} | "
+                   f"{'**' + t['result'] + '**' if t['result'] == 'MISS' else t['result']} |")
+    n = {r: sum(t["result"] == r for t in lines) for r in ("PASS", "MISS", "n/a")}
+    out += ["", f"{n['PASS']} PASS, {n['MISS']} MISS, {n['n/a']} n/a.", ""]
+    return out
+
+
+def write(path, jsonl_path, head_lines, rows, notes, records, targets_lines=None):
+    body = (targets_lines + ["## All measurements", ""]) if targets_lines else []
+    text = "\n".join(head_lines + body + table_rows(rows) + [""] + [f"- {n}" for n in notes]) + "\n"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(path, "w") as f:
         f.write(text)

@@ -8,6 +8,9 @@ repeatable: here TensorFlow and PyTorch live in different virtualenvs), each (pe
 subprocess so memory figures, thread pools and crashes stay separate. Order per architecture:
 `gradmap explain` (reference maps and top-1 targets), then per precision and method: `gradmap bench`
 and each peer (agreement with gradmap's maps first, then the timings). Needs numpy and h5py here.
+--targets: issue 7's cases only (targets.PLAN: fp32 and bf16, batches 8 and 32, PyTorch default and
+its tuned variants), plus `gradmap bench --peak` and a JPEG end-to-end case, and the "Targets (issue
+7)" table with each target's same-run value and PASS / MISS / n/a.
 See bench/README.md. Example:
   /work/venv/bin/python bench/peers/run_peers.py --gradmap build/gradmap \
       --python /work/venv/bin/python --python /work/venv-torch/bin/python --quick
@@ -19,6 +22,7 @@ import shlex
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 
@@ -26,13 +30,17 @@ import agreement
 import common
 import gradmap_cli
 import h5io
+import registry
 import report
-from registry import LABELS, METHODS, PEERS, probe
+import targets
+from registry import DEFAULT_PEERS, LABELS, METHODS, PEERS, probe
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 SPLIT = {"saliency+gradcam": ["saliency", "gradcam"]}   # a combined case -> its reference maps
 TWIN_TOLERANCE = 1e-3       # relative logit error above which the PyTorch twin is not trusted
+JPEG_SIZE = (500, 375)      # T7's JPEG files: ImageNet's typical size (gradmap decodes and resizes them)
+JPEG_QUALITY = 90
 
 
 def parse_args():
@@ -42,11 +50,19 @@ def parse_args():
                     help="folder with vgg16_full.h5 / resnet50_full.h5")
     ap.add_argument("--python", action="append", help="interpreter to run peers with (repeatable); "
                     "default: this one")
-    ap.add_argument("--arch", default="vgg16,resnet50")
-    ap.add_argument("--method", default=",".join(METHODS))
-    ap.add_argument("--batch", default="1,8,32")
-    ap.add_argument("--precision", default="fp32,bf16")
-    ap.add_argument("--peers", default=",".join(p["name"] for p in PEERS))
+    ap.add_argument("--targets", action="store_true", help="issue 7's preset: only the cases its targets "
+                    "need (batch 8,32; fp32/bf16; PyTorch default + tuned variants), --peak, --jpeg 32 and "
+                    "the Targets table; --arch/--method/--batch/--precision/--peers still narrow it")
+    ap.add_argument("--arch", help="default vgg16,resnet50")
+    ap.add_argument("--method", help="default " + ",".join(METHODS))
+    ap.add_argument("--batch", help="default 1,8,32 (--targets: 8,32)")
+    ap.add_argument("--precision", help="default fp32,bf16")
+    ap.add_argument("--peers", help="default " + ",".join(DEFAULT_PEERS) + "; tuned variants: " +
+                    ",".join(p["name"] for p in PEERS if p.get("variant")))
+    ap.add_argument("--jemalloc", default=registry.JEMALLOC, help="libjemalloc for the -jemalloc variants")
+    ap.add_argument("--peak", action="store_true", help="run `gradmap bench --peak` once (T3)")
+    ap.add_argument("--jpeg", type=int, help="T7: write N JPEG files and run gradmap bench on them "
+                    "(ResNet50 saliency, batch 8); default 0 (--targets: 32)")
     ap.add_argument("--iters", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--budget", type=float, default=10.0, help="seconds of timed calls per batch size "
@@ -58,8 +74,19 @@ def parse_args():
     ap.add_argument("--workdir", help="scratch folder (default: a new temporary one, kept)")
     ap.add_argument("--out", default=os.path.join(REPO, "bench", "RESULTS.partial.md"))
     a = ap.parse_args()
+    preset = targets.PRESET if a.targets else {"arch": "vgg16,resnet50", "method": ",".join(METHODS),
+                                               "batch": "1,8,32", "precision": "fp32,bf16",
+                                               "peers": ",".join(DEFAULT_PEERS)}
+    for k, v in preset.items():
+        if getattr(a, k) is None:
+            setattr(a, k, v)
     if a.quick:
         a.batch = "1,8"
+    if a.jpeg is None:                         # T7's case is ResNet50's
+        a.jpeg = 32 if a.targets and "resnet50" in a.arch.split(",") else 0
+    a.peak = a.peak or a.targets
+    a.plan = targets.PLAN if a.targets else None
+    registry.set_jemalloc(a.jemalloc)
     # forward is always run: the PyTorch twin is checked on its fp32 logits before anything else
     a.archs, a.methods = a.arch.split(","), [m for m in METHODS if m in a.method.split(",") + ["forward"]]
     a.batches = sorted(int(b) for b in a.batch.split(","))
@@ -68,8 +95,13 @@ def parse_args():
     return a
 
 
+START = time.monotonic()
+
+
 def log(msg):
-    print(msg, file=sys.stderr, flush=True)
+    """Progress on stderr, with the minutes:seconds since the run started."""
+    t = int(time.monotonic() - START)
+    print(f"[{t // 60:3d}:{t % 60:02d}] {msg}", file=sys.stderr, flush=True)
 
 
 def prepare_images(work, n):
@@ -96,6 +128,7 @@ def run_peer(a, py, spec, job, work):
         json.dump(job, f)
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads),
                TF_CPP_MIN_LOG_LEVEL="2")
+    env.update(spec.get("env", {}))          # a tuned variant's allocator (LD_PRELOAD, MALLOC_CONF)
     try:
         p = subprocess.run([py, os.path.join(HERE, spec["script"]), path], capture_output=True, text=True,
                            timeout=a.timeout, env=env)
@@ -131,6 +164,14 @@ class Run:
         self.a, self.work, self.peers = a, work, peers
         self.meas, self.records, self.notes = [], [], []
         self.gm_bf16_error = None      # set once gradmap refuses bf16 (its CPU backend is fp32 only)
+        self.gm_records = {}           # (arch, method, precision, batch) -> gradmap bench JSON line
+        self.maps = {}                 # (arch, method, precision, peer) -> its maps .npz (agreement images)
+        self.fw_agreement = {}         # (arch, peer) -> fp32 logits agreement (the twin check)
+        self.gm_bf16_maps = {}         # arch -> {"maps": {method: compare()}} gradmap bf16 vs fp32, or {"error"}
+        self.self_agreement = {}       # (arch, method, peer) -> compare() of its bf16 maps vs its fp32 maps
+        self.peak = self.peak_error = None
+        self.jpeg_record = self.jpeg_error = self.synthetic_record = None
+        self.jpeg_desc = ""
 
     def arch(self, arch, paths):
         a = self.a
@@ -155,14 +196,52 @@ class Run:
         twin_bad = None
         if "fp32" not in a.precisions:
             self.notes.append(f"{arch}: the PyTorch twin is verified on fp32 logits only; not verified in this run")
+        if "bf16" in a.precisions and any(targets.want(a.plan, arch, m, "bf16", "gradmap") for m in methods):
+            self.gradmap_bf16_maps(arch, model, ref_methods, paths, ref)
         for prec in a.precisions:
             for method in methods:
-                self.gradmap_case(arch, model, method, prec)
+                if targets.want(a.plan, arch, method, prec, "gradmap"):
+                    self.gradmap_case(arch, model, method, prec)
                 for spec, py in self.peers:
-                    if method in spec["tools"] and prec in spec["prec"] and not (twin_bad and "torch" in spec["needs"]):
-                        self.peer_case(spec, py, arch, model, npz, method, prec, ref)
+                    how = targets.want(a.plan, arch, method, prec, spec["name"])
+                    if how and method in spec["tools"] and prec in spec["prec"] and \
+                            not (twin_bad and "torch" in spec["needs"]):
+                        self.peer_case(spec, py, arch, model, npz, method, prec, ref, timed=how == "time")
                 if method == "forward" and prec == "fp32":
-                    twin_bad = check_twin(self.meas, arch, self.notes)
+                    twin_bad = check_twin(self.fw_agreement, arch, self.notes)
+        self.bf16_self_agreement(arch)
+
+    def gradmap_bf16_maps(self, arch, model, ref_methods, paths, ref):
+        """`gradmap explain --precision bf16` on the agreement images vs its fp32 maps (T4: CAM-family
+        and saliency rank correlation on the same images as PyTorch's bf16 vs fp32)."""
+        a, k = self.a, self.a.agree_images
+        lst = os.path.join(self.work, "images_agree.txt")
+        with open(lst, "w") as f:
+            f.write("\n".join(paths[:k]) + "\n")
+        log(f"{arch}: gradmap explain --precision bf16 {','.join(ref_methods)} on {k} images")
+        try:
+            h5, _ = gradmap_cli.explain(a.gradmap, model, lst, ref_methods, os.path.join(self.work, f"explain_{arch}_bf16"),
+                                        a.threads, a.timeout, precision="bf16")
+            got = h5io.read_gradmap_results(h5)
+            self.gm_bf16_maps[arch] = {"maps": {m: agreement.compare(got["maps"][m][:k], ref["maps"][m][:k])
+                                                for m in ref_methods if m in got["maps"]}}
+        except (RuntimeError, OSError, KeyError) as e:
+            self.gm_bf16_maps[arch] = {"error": f"gradmap explain bf16: {e}"}
+
+    def bf16_self_agreement(self, arch):
+        """Each peer's bf16 maps vs its own fp32 maps on the agreement images (T4: PyTorch bf16 saliency
+        vs PyTorch fp32)."""
+        for (a_, method, prec, peer), path in self.maps.items():
+            fp32 = self.maps.get((arch, method, "fp32", peer))
+            if a_ != arch or prec != "bf16" or not fp32 or method == "forward":
+                continue
+            try:
+                z16, z32 = np.load(path), np.load(fp32)
+                for m in z16.files:          # by map: a combined case gives saliency and gradcam
+                    if m in z32.files:
+                        self.self_agreement.setdefault((arch, m, peer), agreement.compare(z16[m], z32[m]))
+            except (OSError, ValueError, KeyError) as e:
+                self.notes.append(f"{arch} {method} {peer}: bf16 vs fp32 maps not compared: {e!r}")
 
     def gradmap_case(self, arch, model, method, prec):
         a, gm = self.a, {}
@@ -172,6 +251,8 @@ class Run:
                                                a.iters, a.warmup, a.threads, os.path.join(self.work, "gm.jsonl"), a.timeout)
             self.records += [dict(r, source="gradmap bench", command=" ".join(cmd)) for r in recs]
             gm = {r["case"]["batch"]: r for r in recs}
+            for b, r in gm.items():
+                self.gm_records[(arch, method, prec, b)] = r
             if err and prec != "fp32":
                 self.gm_bf16_error = err
             elif err:
@@ -187,24 +268,35 @@ class Run:
                               "forward_s": (r.get("stages_s") or {}).get("forward") if r else None,
                               "gm_error": None if r else why})
 
-    def peer_case(self, spec, py, arch, model, npz, method, prec, ref):
+    def peer_case(self, spec, py, arch, model, npz, method, prec, ref, timed=True):
         a = self.a
-        batches = [b for b in a.batches if b <= spec.get("max_batch", b)]
+        batches = [b for b in a.batches if b <= spec.get("max_batch", b)] if timed else []
         job = {"peer": spec["name"], "arch": arch, "method": method, "precision": prec, "threads": a.threads,
                "weights": npz, "model_file": model, "mode": spec.get("mode"),
                "inputs": os.path.join(self.work, "inputs.npy"),
                "targets": os.path.join(self.work, f"targets_{arch}.npy"), "batches": batches,
                "warmup": a.warmup, "iters": a.iters, "budget_s": a.budget, "agree_n": a.agree_images,
                "maps_out": os.path.join(self.work, f"maps_{spec['name']}_{arch}_{method}_{prec}.npz")}
-        log(f"{arch} {method} {prec}: {spec['tools'][method]} (batches {batches})")
+        job.update(spec.get("job", {}))          # a tuned variant's settings (channels_last)
+        log(f"{arch} {method} {prec}: {spec['tools'][method]} "
+            + (f"(batches {batches})" if batches else "(maps / logits only, not timed)"))
         maps, timings, err, recs = run_peer(a, py, spec, job, self.work)
         self.records += [dict(r, source=spec["name"]) for r in recs]
+        if maps:
+            self.maps[(arch, method, prec, spec["name"])] = maps
+        if spec.get("variant") == "jemalloc":
+            alloc = next((r for r in recs if r.get("allocator")), None)
+            if alloc and alloc.get("allocator") != "jemalloc":
+                self.notes.append(f"{spec['name']} {arch} {method} {prec}: LD_PRELOAD did not take "
+                                  f"(allocator {alloc.get('allocator')})")
         try:
             agr = peer_agreement(spec, method, maps, ref, a.agree_images) if maps else {"error": err}
         except (KeyError, ValueError, OSError) as e:          # keep the timings of a peer whose maps are odd
             agr = {"error": f"agreement not computed: {e!r}"}
         if err and maps:
             agr["note"] = err
+        if method == "forward" and prec == "fp32" and "logits" in agr:
+            self.fw_agreement[(arch, spec["name"])] = agr
         for b in batches:
             t = timings.get(b)
             self.meas.append({"arch": arch, "method": method, "batch": b, "precision": prec,
@@ -218,6 +310,9 @@ def find_peers(a, probes, notes):
     peers = []
     for spec in PEERS:
         if spec["name"] not in a.peers.split(","):
+            continue
+        if spec.get("needs_file") and not os.path.exists(spec["needs_file"]):
+            notes.append(f"{spec['name']}: not run ({spec['needs_file']} missing; --jemalloc PATH)")
             continue
         py = next((py for py, mods in probes.items() if all(m in mods for m in spec["needs"])), None)
         if py:
@@ -242,9 +337,18 @@ def main():
     run.notes += notes
     log("peers: " + ", ".join(f"{s['name']} ({py})" for s, py in run.peers))
     paths = prepare_images(work, max(a.batches + [a.agree_images]))
+    if a.peak:
+        log("gradmap bench --peak")
+        run.peak, run.peak_error, cmd = gradmap_cli.peak(a.gradmap, a.threads, os.path.join(work, "peak.jsonl"),
+                                                         a.timeout)
+        if run.peak:
+            run.records.append(dict(run.peak, source="gradmap bench --peak", command=" ".join(cmd)))
     for arch in a.archs:
         run.arch(arch, paths)
+    if a.jpeg:
+        jpeg_case(run)
     rows = finish_rows(run.meas, run.gm_bf16_error)
+    run.notes.append(f"the run took {(time.monotonic() - START) / 60:.1f} min")
     run.notes.append(f"this script's own peak RSS: {common.peak_rss_mb():.0f} MiB. gradmap's peak RSS is its "
                      "ru_maxrss, which Linux carries across fork and exec, so it cannot read below that figure; "
                      "the peers report VmHWM")
@@ -253,15 +357,81 @@ def main():
     args_text = (f"arch {a.arch}; methods {','.join(a.methods)}; batches {a.batch}; precisions {a.precision}; "
                  f"iters {a.iters} (warm-up {a.warmup}, budget {a.budget:g} s); threads {a.threads}; "
                  f"agreement on {a.agree_images} images; work folder {work}")
+    if a.targets:
+        args_text = "--targets preset (bench/peers/targets.py PLAN); " + args_text
+    if a.peak:
+        args_text += "; gradmap bench --peak once"
+    if a.jpeg:
+        args_text += f"; T7: {run.jpeg_desc or 'JPEG case'}"
     head = report.header(command, {k: " / ".join(sorted(v)) for k, v in versions.items()},
                          gradmap_cli.version(a.gradmap), args_text, (load_start, os.getloadavg()[0]))
-    print(report.write(a.out, os.path.splitext(a.out)[0] + ".jsonl", head, rows, run.notes, run.records))
+    tgt = targets.compute(run)
+    run.records += [dict(t, source="targets") for t in tgt]
+    print(report.write(a.out, os.path.splitext(a.out)[0] + ".jsonl", head, rows, run.notes, run.records,
+                       report.targets_section(tgt, run.peak)))
 
 
-def check_twin(meas, arch, notes):
+def write_jpegs(folder, n):
+    """n seeded synthetic photographs as JPEG files of JPEG_SIZE: with scripts/make_bench_jpegs.py
+    (the files bench/README.md's end-to-end recipe uses) when the checkout has it, else this
+    harness's own images through PIL or OpenCV. Returns what wrote them."""
+    os.makedirs(folder, exist_ok=True)
+    for old in os.listdir(folder):
+        os.remove(os.path.join(folder, old))
+    script = os.path.join(REPO, "scripts", "make_bench_jpegs.py")
+    if os.path.exists(script):
+        p = subprocess.run([sys.executable, script, folder, "--count", str(n), "--width", str(JPEG_SIZE[0]),
+                            "--height", str(JPEG_SIZE[1]), "--quality", str(JPEG_QUALITY)],
+                           capture_output=True, text=True)
+        if p.returncode == 0 and len(os.listdir(folder)) >= n:
+            return "scripts/make_bench_jpegs.py"
+    rgb = common.synthetic_images(n)
+    try:
+        from PIL import Image
+        for i, im in enumerate(rgb):
+            Image.fromarray(im).resize(JPEG_SIZE, Image.BICUBIC).save(
+                os.path.join(folder, f"img{i:03d}.jpg"), quality=JPEG_QUALITY)
+        return "PIL"
+    except ImportError:
+        import cv2
+        for i, im in enumerate(rgb):
+            cv2.imwrite(os.path.join(folder, f"img{i:03d}.jpg"),
+                        cv2.resize(im[..., ::-1], JPEG_SIZE, interpolation=cv2.INTER_CUBIC),
+                        [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+        return "OpenCV"
+
+
+def jpeg_case(run, arch="resnet50", method="saliency", batch=8):
+    """T7: gradmap bench with JPEG files from disk (decoded, resized and preprocessed by its loader),
+    and right after it the same case on synthetic in-memory images (an undisturbed compute figure)."""
+    a = run.a
+    model = os.path.join(a.models, common.ARCHS[arch]["file"])
+    if not os.path.exists(model):
+        run.jpeg_error = f"{model} missing"
+        return
+    folder = os.path.join(run.work, "jpeg")
+    try:
+        lib = write_jpegs(folder, a.jpeg)
+    except ImportError:
+        run.jpeg_error = "no PIL or OpenCV in the orchestrator's interpreter to write JPEG files"
+        return
+    run.jpeg_desc = f"{a.jpeg} JPEG files {JPEG_SIZE[0]}x{JPEG_SIZE[1]} q{JPEG_QUALITY} ({lib})"
+    log(f"{arch} {method} fp32 batch {batch}: gradmap bench --images {folder} ({run.jpeg_desc})")
+    recs, err, cmd = gradmap_cli.bench(a.gradmap, model, method, [batch], "fp32", folder, a.iters, a.warmup,
+                                       a.threads, os.path.join(run.work, "gm_jpeg.jsonl"), a.timeout)
+    run.records += [dict(r, source="gradmap bench (JPEG files)", command=" ".join(cmd)) for r in recs]
+    run.jpeg_record = recs[0] if recs else None
+    run.jpeg_error = err
+    log(f"{arch} {method} fp32 batch {batch}: gradmap bench, synthetic images (compute reference for T7)")
+    recs, err, cmd = gradmap_cli.bench(a.gradmap, model, method, [batch], "fp32", None, a.iters, a.warmup,
+                                       a.threads, os.path.join(run.work, "gm_synthetic.jsonl"), a.timeout)
+    run.records += [dict(r, source="gradmap bench (synthetic images)", command=" ".join(cmd)) for r in recs]
+    run.synthetic_record = recs[0] if recs else None
+
+
+def check_twin(fw_agreement, arch, notes):
     """Before any timing is trusted: the PyTorch twin's logits vs gradmap's and Keras's."""
-    fw = {m.get("peer"): m["agreement"] for m in meas if m["arch"] == arch and m["method"] == "forward"
-          and m["precision"] == "fp32" and "logits" in m.get("agreement", {})}
+    fw = {peer: agr for (a, peer), agr in fw_agreement.items() if a == arch}
     if "pytorch" in fw and "tf-batched" in fw:
         fw["pytorch"]["logits"]["vs_keras"] = agreement.full_logits_agreement(
             fw["pytorch"].get("raw_logits"), fw["tf-batched"].get("raw_logits"))

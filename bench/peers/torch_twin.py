@@ -129,3 +129,17 @@ def load_twin(arch, npz_path, frozen=True):
 def to_nchw(x_nhwc):
     """numpy NHWC float32 -> contiguous NCHW tensor (what torch's conv kernels prefer)."""
     return torch.from_numpy(np.ascontiguousarray(x_nhwc.transpose(0, 3, 1, 2)))
+
+
+def to_channels_last(x_nhwc):
+    """numpy NHWC float32 -> an NCHW-shaped tensor stored channels_last (NHWC in memory)."""
+    return to_nchw(x_nhwc).contiguous(memory_format=torch.channels_last)
+
+
+def configure(twin, job):
+    """A job's memory-format variant: job["channels_last"] converts the model
+    (model.to(memory_format=torch.channels_last)) and its inputs, as PyTorch's performance guide
+    recommends for CPU convnets. Returns (twin, input converter); the conversion is not timed."""
+    if job.get("channels_last"):
+        return twin.to(memory_format=torch.channels_last), to_channels_last
+    return twin, to_nchw
