@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 size_t gm_engine_node_size(const gm_engine *e, int index) {
     const gm_shape *s = &e->g->nodes[index].out;
@@ -197,8 +198,9 @@ gm_status gm_engine_create_ex(const gm_graph *g, gm_backend *be, const gm_engine
     e->storage = calloc(count, sizeof *e->storage);
     e->buffer_of = calloc(count, sizeof *e->buffer_of);
     e->kept = calloc(count, sizeof *e->kept);
+    e->times = calloc(count, sizeof *e->times);
     gm_status st = GM_OK;
-    if (!e->weights || !e->affine_scale || !e->affine_shift || !e->storage || !e->buffer_of || !e->kept)
+    if (!e->weights || !e->affine_scale || !e->affine_shift || !e->storage || !e->buffer_of || !e->kept || !e->times)
         st = gm_error(GM_ERR_NOMEM, "out of memory creating the engine");
     if (st == GM_OK) {
         e->kept[g->output_node] = 1;
@@ -245,6 +247,7 @@ void gm_engine_free(gm_engine **pe) {
     free(e->storage);
     free(e->buffer_of);
     free(e->kept);
+    free(e->times);
     free(e->buffers);
     free(e->buffer_floats);
     gm_engine_free_backward(e);
@@ -304,14 +307,38 @@ gm_status gm_engine_forward(gm_engine *e, const float *host_input, int n) {
         return gm_error(GM_ERR_INVALID_ARG, "batch of %d images for an engine planned for 1..%d", n, e->max_batch);
     e->batch = n;
     e->stats.forwards++;
+    double mark = 0.0;
+    if (e->profiling) {
+        GM_TRY(e->be->ops->sync(e->be));
+        mark = gm_engine_now();
+    }
     for (int i = 0; i < e->g->n_nodes; ++i) {
         if (e->g->nodes[i].op == GM_OP_ACTIVATION && e->g->nodes[i].act.kind == GM_ACT_LINEAR) continue;
         gm_status st = gm_run_node(e, i, host_input);
+        if (st == GM_OK && e->profiling && (st = e->be->ops->sync(e->be)) == GM_OK) {
+            double now = gm_engine_now();
+            e->times[i].forward_s += now - mark;
+            e->times[i].forward_images += n;
+            mark = now;
+        }
         if (st != GM_OK)
             return gm_error_context(st, "layer '%s' (%s): ", e->g->nodes[i].name, e->g->nodes[i].class_name);
     }
     return e->be->ops->sync(e->be);
 }
+
+double gm_engine_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void gm_engine_set_profile(gm_engine *e, int on) {
+    e->profiling = on != 0;
+    memset(e->times, 0, (size_t)(e->g->n_nodes > 0 ? e->g->n_nodes : 1) * sizeof *e->times);
+}
+
+const gm_engine_node_time *gm_engine_profile(const gm_engine *e) { return e->times; }
 
 gm_status gm_engine_read(gm_engine *e, int index, float *host_dst) {
     if (e->batch < 1) return gm_error(GM_ERR_INVALID_ARG, "no forward pass has run");

@@ -75,4 +75,25 @@ size_t gm_engine_node_size(const gm_engine *e, int index);
 /* Bytes of activation memory the arena holds (for `info` and the bench). */
 size_t gm_engine_arena_bytes(const gm_engine *e);
 
+/* Opt-in per-node profile (for `gradmap bench --profile`). While on, forward and backward wait for
+ * the backend (ops->sync) before their first node and after every node, and add each node's wall
+ * time to its totals, so that asynchronous GPU work is charged to the node that queued it. Off by
+ * default: then nothing extra is synchronised or timed. Turning it on resets the totals.
+ * A node's backward time covers its own activation's backward, its backward op and the adding of
+ * its contribution to a fan-in gradient; the seed's one-hot is not charged to any node. Nodes that
+ * do not run (aliases, nodes off the backward path) keep 0. `*_images` count the batch rows
+ * processed (a pass over n images adds n), so that GFLOP/s follow however many passes ran. */
+typedef struct gm_engine_node_time {
+    double forward_s, backward_s;
+    long forward_images, backward_images;
+} gm_engine_node_time;
+
+void gm_engine_set_profile(gm_engine *e, int on);
+/* Totals since profiling was last turned on, one entry per graph node. */
+const gm_engine_node_time *gm_engine_profile(const gm_engine *e);
+
+/* Multiply-accumulates per image of node `index`'s backward-data in this engine's backward pass: its
+ * forward's for a Conv2D / Dense node whose backward-data runs, else 0. */
+double gm_engine_node_backward_macs(const gm_engine *e, int index);
+
 #endif

@@ -319,10 +319,21 @@ gm_status gm_engine_backward(gm_engine *e, const int *cls, float seed, gm_relu_b
     e->grad_written[e->seed_node] = 1;
     e->stats.backwards++;
     e->stats.deepest_bwd_node = -1;
+    double mark = 0.0;
+    if (e->profiling) {
+        GM_TRY(e->be->ops->sync(e->be));
+        mark = gm_engine_now();
+    }
     for (int i = e->seed_node; i > e->stop_node; --i) {
         if (!e->needs_grad[i]) continue;
         if (!e->grad_written[e->gstorage[i]]) continue; /* no gradient reaches it (e.g. another output) */
         gm_status st = gm_backward_node(e, i, mode);
+        if (st == GM_OK && e->profiling && (st = e->be->ops->sync(e->be)) == GM_OK) {
+            double now = gm_engine_now();
+            e->times[i].backward_s += now - mark;
+            e->times[i].backward_images += e->batch;
+            mark = now;
+        }
         if (st != GM_OK)
             return gm_error_context(st, "backward through layer '%s' (%s): ", e->g->nodes[i].name,
                                     e->g->nodes[i].class_name);
@@ -330,18 +341,18 @@ gm_status gm_engine_backward(gm_engine *e, const int *cls, float seed, gm_relu_b
     return GM_OK;
 }
 
+double gm_engine_node_backward_macs(const gm_engine *e, int index) {
+    if (e->seed_node < 0 || index <= e->stop_node || index > e->seed_node || !e->needs_grad[index]) return 0.0;
+    const gm_node *n = &e->g->nodes[index];
+    if (n->op != GM_OP_CONV2D && n->op != GM_OP_DENSE) return 0.0;
+    int j = n->inputs[0];
+    if (j < e->stop_node || !e->needs_grad[j]) return 0.0; /* gm_backward_node skips it too */
+    return gm_node_forward_macs(n);
+}
+
 double gm_engine_backward_macs(const gm_engine *e) {
-    if (e->seed_node < 0) return 0.0;
     double macs = 0.0;
-    for (int i = e->seed_node; i > e->stop_node; --i) {
-        const gm_node *n = &e->g->nodes[i];
-        if (!e->needs_grad[i] || (n->op != GM_OP_CONV2D && n->op != GM_OP_DENSE)) continue;
-        int j = n->inputs[0];
-        if (j < e->stop_node || !e->needs_grad[j]) continue; /* gm_backward_node skips it too */
-        macs += n->op == GM_OP_CONV2D
-                    ? (double)n->out.h * n->out.w * n->conv.cout * n->conv.kh * n->conv.kw * n->conv.cin
-                    : (double)n->dense.in * n->dense.out;
-    }
+    for (int i = e->stop_node + 1; i <= e->seed_node; ++i) macs += gm_engine_node_backward_macs(e, i);
     return macs;
 }
 

@@ -36,6 +36,8 @@ struct gm_engine {
     size_t scratch_half;         /* floats in each half */
     int *grad_written;           /* per node, during a backward: first contribution stored */
     gm_engine_stats stats;
+    int profiling;               /* gm_engine_set_profile */
+    gm_engine_node_time *times;  /* per node, allocated at creation so profiling allocates nothing */
 };
 
 /* Plans and allocates the gradient arena (engine_backward.c); called by gm_engine_create_ex. */
@@ -44,6 +46,8 @@ void gm_engine_free_backward(gm_engine *e);
 /* Marks forward values the backward reads (activation outputs, pooling inputs) as kept. */
 void gm_engine_mark_backward_needs(const gm_graph *g, int seed, int stop, int *kept);
 gm_tensor gm_engine_value_tensor(const gm_engine *e, int i);
+/* Monotonic clock in seconds for the profile. */
+double gm_engine_now(void);
 /* Buffer pool used by both arenas' planning: index of a free buffer of at least `floats`. */
 int gm_engine_take_buffer(int *in_use, size_t floats, size_t *sizes, int *n_sizes);
 

@@ -19,6 +19,12 @@ int gm_method_is_input_space(gm_method m) {
            m == GM_METHOD_GUIDEDGRADCAM || m == GM_METHOD_SMOOTHGRAD || m == GM_METHOD_INTGRAD;
 }
 
+int gm_methods_need_exact_forward(unsigned methods) {
+    for (int m = 0; m < GM_METHOD_COUNT; ++m)
+        if ((methods & (1u << m)) && gm_method_is_input_space((gm_method)m)) return 1;
+    return 0;
+}
+
 gm_status gm_method_parse_list(const char *list, unsigned *methods) {
     *methods = 0;
     char buf[512];

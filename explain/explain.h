@@ -68,6 +68,9 @@ void gm_explain_config_default(gm_explain_config *c);
 const char *gm_method_name(gm_method m);
 gm_status gm_method_parse_list(const char *list, unsigned *methods); /* comma-separated */
 int gm_method_is_input_space(gm_method m); /* map at the input resolution (else target layer) */
+/* 1 when some method in the bit set is an input-space gradient map, whose values depend on the
+ * forward's ReLU decisions (see fp32_forward in host/backend.h). */
+int gm_methods_need_exact_forward(unsigned methods);
 
 typedef struct gm_explainer gm_explainer;
 
@@ -119,6 +122,11 @@ typedef struct gm_explain_timing {
 
 void gm_explainer_set_timing(gm_explainer *x, int on);
 void gm_explainer_timing(const gm_explainer *x, gm_explain_timing *out);
+
+/* The engine that runs this explainer's passes, for its per-node profile (engine.h:
+ * gm_engine_set_profile); every forward and backward of gm_explainer_run goes through it. */
+struct gm_engine;
+struct gm_engine *gm_explainer_engine(gm_explainer *x);
 
 /* Multiply-accumulates (Conv2D and Dense layers only; pooling, activations and the explanation
  * kernels are not counted) per image for this explainer's configuration:

@@ -1,7 +1,7 @@
 /* explain_cost.c — what an explainer's batches cost, for benchmarks: the opt-in stage timer
  * (forward / backward / maps wall time, the backend synchronised at each boundary so that GPU work
- * is charged to the stage that queued it) and the multiply-accumulate count per image of the
- * configured methods (the rule is stated in explain.h). */
+ * is charged to the stage that queued it), access to the engine for its per-node profile, and the
+ * multiply-accumulate count per image of the configured methods (the rule is stated in explain.h). */
 #include <string.h>
 #include <time.h>
 
@@ -20,6 +20,8 @@ void gm_explainer_set_timing(gm_explainer *x, int on) {
 }
 
 void gm_explainer_timing(const gm_explainer *x, gm_explain_timing *out) { *out = x->times; }
+
+struct gm_engine *gm_explainer_engine(gm_explainer *x) { return x->engine; }
 
 gm_status gm_explain_mark(gm_explainer *x, double *stage) {
     if (!x->timing) return GM_OK;

@@ -257,15 +257,15 @@ int gm_graph_consumer_count(const gm_graph *g, int index) {
     return count;
 }
 
+double gm_node_forward_macs(const gm_node *n) {
+    if (n->op == GM_OP_CONV2D) return (double)n->out.h * n->out.w * n->conv.cout * n->conv.kh * n->conv.kw * n->conv.cin;
+    if (n->op == GM_OP_DENSE) return (double)n->dense.in * n->dense.out;
+    return 0.0;
+}
+
 double gm_graph_forward_macs(const gm_graph *g) {
     double macs = 0.0;
-    for (int i = 0; i < g->n_nodes; ++i) {
-        const gm_node *n = &g->nodes[i];
-        if (n->op == GM_OP_CONV2D)
-            macs += (double)n->out.h * n->out.w * n->conv.cout * n->conv.kh * n->conv.kw * n->conv.cin;
-        else if (n->op == GM_OP_DENSE)
-            macs += (double)n->dense.in * n->dense.out;
-    }
+    for (int i = 0; i < g->n_nodes; ++i) macs += gm_node_forward_macs(&g->nodes[i]);
     return macs;
 }
 

@@ -113,6 +113,8 @@ int gm_graph_consumer_count(const gm_graph *g, int index);
 
 /* Multiply-accumulates of the forward pass for one image (conv, dense; pooling not counted). */
 double gm_graph_forward_macs(const gm_graph *g);
+/* The same for one node: its forward's multiply-accumulates per image (0 unless conv or dense). */
+double gm_node_forward_macs(const gm_node *n);
 /* Parameters as Keras counts them (BN includes moving stats). */
 long long gm_graph_param_count(const gm_graph *g);
 long long gm_node_param_count(const gm_node *n);

@@ -44,8 +44,9 @@ void gm_audit_usage(FILE *f) {
             "  --colormap NAME, --alpha A: report pictures, as in gradmap explain\n"
             "  --overwrite        replace an earlier audit in DIR\n"
             "  --batch N          images per batch (default 16)\n"
-            "  --device DEV, --precision P, --threads N, --labels FILE, --preprocess MODE, --resize MODE,\n"
-            "  --arch A:          as in gradmap explain\n"
+            "  --device DEV, --precision P, --conv-algo A, --threads N, --labels FILE, --preprocess MODE,\n"
+            "  --resize MODE, --arch A:\n"
+            "                     as in gradmap explain\n"
             "  --quiet            no progress line, no per-item messages\n"
             "\n"
             "An image that cannot be read, a label that is not a class of the model, a missing mask or a box\n"
@@ -118,7 +119,7 @@ static gm_status gm_audit_option(gm_audit_args *a, const char *arg, const char *
 /* The options shared with explain, passed through its parser one at a time so they mean the same. */
 static const char *const gm_shared_options[] = {"--out",  "--layer",     "--batch",      "--threads", "--device",
                                                 "--arch", "--precision", "--preprocess", "--resize",  "--labels",
-                                                NULL};
+                                                "--conv-algo", NULL};
 
 static int gm_is_shared(const char *arg) {
     for (int i = 0; gm_shared_options[i]; ++i)

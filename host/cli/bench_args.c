@@ -26,10 +26,16 @@ void gm_bench_usage(FILE *f) {
             "  --method LIST      comma-separated methods as in gradmap explain (default saliency,gradcam)\n"
             "  --batch LIST       comma-separated batch sizes, one case each (default 8)\n"
             "  --device DEV       auto (default), cpu or cuda (exit status 10 when no GPU is usable)\n"
-            "  --precision P      fp32 (default), tf32, fp16 or bf16 (reduced precisions need cuda)\n"
-            "  --images INPUT     image folder, file or .txt list (repeatable); each iteration decodes,\n"
-            "                     resizes and preprocesses its batch, cycling through the files\n"
-            "                     (default: synthetic images at the model's input size, seeded; decode 0)\n"
+            "  --precision P      fp32 (default), tf32, fp16 or bf16 (tf32/fp16 need cuda; bf16 runs on cuda\n"
+            "                     or on CPUs with AVX-512 BF16/AMX; input-gradient methods keep the CPU\n"
+            "                     forward in fp32, see gradmap explain --help)\n"
+            "  --conv-algo A      auto (default), direct, winograd or winograd-bwd: CPU fp32 convolutions\n"
+            "                     (auto = direct forward, Winograd backward-data where eligible)\n"
+            "  --images INPUT     image folder, file or .txt list (repeatable), cycled through; a loader\n"
+            "                     thread (one, beside the compute's threads) decodes, resizes and\n"
+            "                     preprocesses the next batch while this one is computed, as gradmap\n"
+            "                     explain does (default: synthetic images at the model's input size,\n"
+            "                     seeded, preprocessed inline; decode 0)\n"
             "  --iters N          timed iterations per case, one batch each (default 5)\n"
             "  --warmup N         untimed iterations first (default 1)\n"
             "  --threads N        CPU threads (default: all cores, or OMP_NUM_THREADS)\n"
@@ -38,10 +44,20 @@ void gm_bench_usage(FILE *f) {
             "  --no-check         skip the correctness check (reported as \"skipped\")\n"
             "  --peak             also measure the machine's peaks through oneDNN: 3x3 convolution fp32\n"
             "                     and bf16 (with the implementation oneDNN picked) and sgemm, one JSON line\n"
+            "  --profile          per-layer profile: after the timed iterations, 2 more with the backend\n"
+            "                     synchronised after every layer; per layer the median forward and\n"
+            "                     backward ms, op class (conv3x3, conv1x1s2, dense, maxpool, add, ...),\n"
+            "                     output shape, MACs per image, GFLOP/s and share of the pass, then totals\n"
+            "                     per op class: a table on stderr and \"profile\", \"profile_classes\" and\n"
+            "                     \"profile_stages_s\" in the JSON line (the timed figures are unaffected)\n"
             "\n"
             "Each iteration: (decode, preprocess,) forward, backward, method maps, post-processing (normalise,\n"
             "resize to the image's size, jet overlay at 0.4, in memory) and writing (PNG encoding of each\n"
-            "overlay into a temporary folder under $TMPDIR or /tmp, removed afterwards).\n",
+            "overlay into a temporary folder under $TMPDIR or /tmp, removed afterwards). Besides the end-to-end\n"
+            "images/s, the line gives compute_images_per_s (forward, backward and maps stages only) and\n"
+            "files_to_maps_images_per_s (the iteration up to its maps, waiting for the loader included), and\n"
+            "the steady state per timed iteration: heap growth (glibc mallinfo2, in use) and minor page\n"
+            "faults, over the whole iteration and over its compute stages alone.\n",
             gm_arch_names());
 }
 
@@ -99,6 +115,10 @@ gm_status gm_bench_args_parse(int argc, char **argv, gm_bench_args *a, int *help
             a->peak = 1;
             continue;
         }
+        if (!strcmp(arg, "--profile")) {
+            a->profile = 1;
+            continue;
+        }
         if (strncmp(arg, "--", 2) != 0)
             return gm_error(GM_ERR_INVALID_ARG, "unexpected argument '%s' (see gradmap bench --help)", arg);
         if (!val)
@@ -112,6 +132,7 @@ gm_status gm_bench_args_parse(int argc, char **argv, gm_bench_args *a, int *help
                 return gm_error(GM_ERR_INVALID_ARG, "--device '%s': expected auto, cpu or cuda", val);
             a->device = val;
         } else if (!strcmp(arg, "--precision")) GM_TRY(gm_precision_parse(val, &a->precision));
+        else if (!strcmp(arg, "--conv-algo")) GM_TRY(gm_conv_algo_parse(val, &a->conv_algo));
         else if (!strcmp(arg, "--images")) {
             if (a->n_images == (int)(sizeof a->images / sizeof a->images[0]))
                 return gm_error(GM_ERR_INVALID_ARG, "--images: at most 64 inputs (use a folder or a list file)");

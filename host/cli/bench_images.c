@@ -1,8 +1,9 @@
-/* bench_images.c — the images of `gradmap bench`: seeded synthetic pictures (smooth colour waves
+/* bench_images.c — the synthetic images of `gradmap bench`: seeded pictures (smooth colour waves
  * plus pixel noise, so that the PNG encoder meets something between a flat image and pure noise,
- * as with photographs), and the decode / preprocess stages for real files, the way `gradmap
- * explain` loads them (keras load_img's nearest resize to the model's input, then the model's
- * preprocessing). Images are RGB, row-major, 3 bytes a pixel; inputs NHWC float32. */
+ * as with photographs) and their preprocessing, the way `gradmap explain` loads images (keras
+ * load_img's nearest resize to the model's input, then the model's preprocessing); files go
+ * through explain's loader (explain_loader.c) instead. Images are RGB, row-major, 3 bytes a
+ * pixel; inputs NHWC float32. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,14 +37,6 @@ gm_status gm_bench_synthetic_image(uint64_t seed, int index, int width, int heig
                            32.0 * (gm_bench_uniform(&state) - 0.5);
                 out->rgb[((size_t)y * width + x) * 3 + c] = (uint8_t)(v < 0.0 ? 0.0 : v > 255.0 ? 255.0 : v);
             }
-    return GM_OK;
-}
-
-gm_status gm_bench_decode(const gm_path_list *paths, long long first, int n, gm_image *images) {
-    for (int i = 0; i < n; ++i) {
-        gm_image_free(&images[i]);
-        GM_TRY(gm_image_load(paths->paths[(first + i) % paths->count], &images[i]));
-    }
     return GM_OK;
 }
 

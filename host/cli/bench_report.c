@@ -145,6 +145,7 @@ static cJSON *gm_case_json(const gm_bench_args *a, const gm_bench_result *r) {
     cJSON_AddNumberToObject(c, "batch", r->batch);
     cJSON_AddStringToObject(c, "device", r->backend_name);
     cJSON_AddStringToObject(c, "precision", gm_precision_name(a->precision));
+    cJSON_AddStringToObject(c, "conv_algo", gm_conv_algo_name(a->conv_algo));
     char images[1024] = "synthetic";
     for (int i = 0, used = 0; i < a->n_images && used < (int)sizeof images; ++i)
         used += snprintf(images + used, sizeof images - (size_t)used, "%s%s", i ? "," : "", a->images[i]);
@@ -171,6 +172,52 @@ static cJSON *gm_check_json(const gm_bench_result *r) {
     return c;
 }
 
+/* --profile: "profile" (per node), "profile_classes" (per op class, by time) and "profile_stages_s"
+ * (the profiled iterations' stage medians, which contain the nodes' times). Times in ms; MACs per
+ * image and pass; GFLOP/s null where there are no MACs; share = of every node's time together. */
+static void gm_profile_json(cJSON *root, const gm_bench_profile *p) {
+    double total = p->total_s > 0.0 ? p->total_s : 1.0;
+    cJSON *nodes = cJSON_AddArrayToObject(root, "profile");
+    for (int k = 0; k < p->n_nodes; ++k) {
+        const gm_bench_node_profile *n = &p->nodes[k];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "node", n->node);
+        cJSON_AddStringToObject(o, "name", n->name);
+        cJSON_AddStringToObject(o, "class", n->op_class);
+        cJSON *shape = cJSON_AddArrayToObject(o, "shape");
+        if (n->rank == 4) {
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(n->h));
+            cJSON_AddItemToArray(shape, cJSON_CreateNumber(n->w));
+        }
+        cJSON_AddItemToArray(shape, cJSON_CreateNumber(n->c));
+        gm_add_number(o, "forward_ms", n->forward_s * 1e3);
+        gm_add_number(o, "backward_ms", n->backward_s * 1e3);
+        cJSON_AddNumberToObject(o, "macs", n->forward_macs);
+        cJSON_AddNumberToObject(o, "backward_macs", n->backward_macs);
+        gm_add_number(o, "forward_gflops", n->forward_gflops);
+        gm_add_number(o, "backward_gflops", n->backward_gflops);
+        gm_add_number(o, "share", (n->forward_s + n->backward_s) / total);
+        cJSON_AddItemToArray(nodes, o);
+    }
+    cJSON *classes = cJSON_AddArrayToObject(root, "profile_classes");
+    for (int k = 0; k < p->n_classes; ++k) {
+        const gm_bench_class_profile *c = &p->classes[k];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "class", c->op_class);
+        cJSON_AddNumberToObject(o, "nodes", c->nodes);
+        gm_add_number(o, "forward_ms", c->forward_s * 1e3);
+        gm_add_number(o, "backward_ms", c->backward_s * 1e3);
+        gm_add_number(o, "share", (c->forward_s + c->backward_s) / total);
+        gm_add_number(o, "forward_gflops", c->forward_gflops);
+        gm_add_number(o, "backward_gflops", c->backward_gflops);
+        gm_add_number(o, "gflops", c->gflops);
+        cJSON_AddItemToArray(classes, o);
+    }
+    cJSON *stages = cJSON_AddObjectToObject(root, "profile_stages_s");
+    for (int s = 0; s < GM_STAGE_COUNT; ++s)
+        gm_add_number(stages, gm_bench_stage_name((gm_bench_stage)s), p->stage_s[s]);
+}
+
 gm_status gm_bench_report_case(FILE *out, const gm_bench_args *a, const gm_bench_result *r) {
     cJSON *root = gm_header_json();
     cJSON_AddItemToObject(root, "case", gm_case_json(a, r));
@@ -189,7 +236,18 @@ gm_status gm_bench_report_case(FILE *out, const gm_bench_args *a, const gm_bench
     gm_add_number(root, "peak_rss_mib", r->peak_rss_mib);
     gm_add_number(root, "peak_device_mib", r->peak_device_mib);
     gm_add_number(root, "minor_faults_per_iter", r->minor_faults_per_iter);
+    gm_add_number(root, "minor_faults_per_iter_compute", r->minor_faults_compute_per_iter);
+    cJSON *heap = cJSON_AddObjectToObject(root, "heap_growth_bytes_per_iter");
+    gm_add_number(heap, "median", r->heap_growth_median);
+    gm_add_number(heap, "max", r->heap_growth_max);
+    gm_add_number(heap, "compute_median", r->heap_growth_compute_median);
+    gm_add_number(heap, "compute_max", r->heap_growth_compute_max);
+    gm_add_number(root, "compute_images_per_s", r->compute_ips);
+    gm_add_number(root, "files_to_maps_images_per_s", r->files_to_maps_ips);
+    gm_add_number(root, "load_wait_s", r->load_wait_s);
+    cJSON_AddNumberToObject(root, "loader_threads", r->loader);
     cJSON_AddItemToObject(root, "check", gm_check_json(r));
+    if (r->profile.n_nodes > 0) gm_profile_json(root, &r->profile);
     return gm_emit(out, root);
 }
 

@@ -12,7 +12,10 @@
 #include "weights/model.h"
 
 static gm_status gm_bench_probe_device(const gm_bench_args *a) {
-    gm_backend_config bc = {.threads = a->threads, .precision = a->precision};
+    gm_backend_config bc = {.threads = a->threads,
+                            .precision = a->precision,
+                            .conv_algo = a->conv_algo,
+                            .fp32_forward = gm_methods_need_exact_forward(a->methods)};
     gm_backend *be = NULL;
     GM_TRY(gm_backend_open(a->device, &bc, &be));
     gm_backend_close(&be);
@@ -44,6 +47,15 @@ static void gm_bench_summary(const gm_bench_args *a, const gm_bench_result *r) {
             "%.1f end to end, check %s\n",
             a->model_path ? a->model_path : a->arch, methods, r->batch, r->backend_name, gm_precision_name(a->precision),
             r->ips_median, r->ips_min, r->ips_max, r->gflops, r->gflops_end_to_end, r->check_reference);
+    fprintf(stderr,
+            "gradmap bench:   compute %.2f images/s, files to maps %.2f images/s (%.0f%% of compute; %s), "
+            "waited %.1f ms for the batch; per iteration: heap growth %+.0f B (max %+.0f), compute stages %+.0f B "
+            "(max %+.0f); minor faults %.0f, compute stages %.0f\n",
+            r->compute_ips, r->files_to_maps_ips, 100.0 * r->files_to_maps_ips / r->compute_ips,
+            r->loader ? "files decoded by the loader thread" : "synthetic images preprocessed inline",
+            r->load_wait_s * 1e3, r->heap_growth_median, r->heap_growth_max, r->heap_growth_compute_median,
+            r->heap_growth_compute_max, r->minor_faults_per_iter, r->minor_faults_compute_per_iter);
+    if (r->profile.n_nodes > 0) gm_bench_profile_print(stderr, &r->profile, r->batch);
 }
 
 static gm_status gm_bench_cases(const gm_bench_args *a, FILE *out) {
@@ -57,6 +69,7 @@ static gm_status gm_bench_cases(const gm_bench_args *a, FILE *out) {
         st = gm_bench_run_case(a, g, &paths, a->batches[i], &r);
         if (st == GM_OK) st = gm_bench_report_case(out, a, &r);
         if (st == GM_OK) gm_bench_summary(a, &r);
+        gm_bench_result_free(&r);
     }
     gm_path_list_free(&paths);
     gm_graph_free(&g);

@@ -26,6 +26,7 @@ typedef struct gm_predict_args {
     gm_resize_mode resize;
     const char *device;
     gm_precision precision;
+    gm_conv_algo conv_algo;
 } gm_predict_args;
 
 static void gm_predict_usage(FILE *f) {
@@ -47,8 +48,10 @@ static void gm_predict_usage(FILE *f) {
             "  --resize MODE       nearest (default, as keras.utils.load_img) or bilinear (Pillow's)\n"
             "  --threads N         CPU threads (default: all cores)\n"
             "  --device DEV        auto (default: the GPU when one is usable, else the CPU), cpu or cuda\n"
-            "  --precision P       fp32 (default), tf32, fp16 or bf16 (conv/GEMM arithmetic; tf32, fp16\n"
-            "                      and bf16 need --device cuda)\n"
+            "  --precision P       fp32 (default), tf32, fp16 or bf16 (conv/GEMM arithmetic; tf32 and\n"
+            "                      fp16 need --device cuda, bf16 the GPU or a CPU with AVX-512 BF16/AMX)\n"
+            "  --conv-algo A       auto (default), direct, winograd or winograd-bwd (CPU fp32 convolutions;\n"
+            "                      auto = direct here, as predict has no backward; winograd is faster)\n"
             "  --strict            stop at the first unreadable image (default: report it and go on)\n"
             "  --quiet             no progress line and no per-item error lines on stderr\n"
             "\n"
@@ -91,6 +94,10 @@ static gm_status gm_predict_parse(int argc, char **argv, gm_predict_args *a, int
         else if (!strcmp(arg, "--device") && val) a->device = val, ++i;
         else if (!strcmp(arg, "--precision") && val) {
             GM_TRY(gm_precision_parse(val, &a->precision));
+            ++i;
+        }
+        else if (!strcmp(arg, "--conv-algo") && val) {
+            GM_TRY(gm_conv_algo_parse(val, &a->conv_algo));
             ++i;
         }
         else if (!strcmp(arg, "--preprocess") && val) {
@@ -248,7 +255,7 @@ int gm_cmd_predict(int argc, char **argv) {
     st = gm_cli_expand_inputs(a.inputs, a.n_inputs, &paths);
     if (st == GM_OK) st = gm_model_load(a.model_path, &a.model, &g);
     if (st == GM_OK) {
-        gm_backend_config cfg = {.threads = a.threads, .precision = a.precision};
+        gm_backend_config cfg = {.threads = a.threads, .precision = a.precision, .conv_algo = a.conv_algo};
         st = gm_backend_open(a.device, &cfg, &be);
     }
     if (st == GM_OK && g->input_c != 3)

@@ -55,7 +55,15 @@ void gm_explain_usage(FILE *f) {
             "  --strict           stop at the first unreadable image (default: record it and go on)\n"
             "  --device DEV       auto (default: the GPU when one is usable, else the CPU), cpu or cuda\n"
             "  --precision P      fp32 (default), tf32, fp16 or bf16: the arithmetic of convolutions and\n"
-            "                     matrix products (reduced precisions need --device cuda); maps are fp32\n"
+            "                     matrix products (tf32 and fp16 need --device cuda; bf16 runs on the\n"
+            "                     GPU or on CPUs with AVX-512 BF16/AMX); maps are fp32.\n"
+            "                     On the CPU, input-gradient methods keep the forward in fp32 (bf16 would\n"
+            "                     flip ReLU decisions); their backward-data runs in bf16\n"
+            "  --conv-algo A      CPU fp32 convolutions: auto (default: direct forward, Winograd backward-\n"
+            "                     data on 3x3 stride-1 layers with channels in multiples of 16: errors\n"
+            "                     ~1e-6 relative), direct (both passes), winograd (both passes: faster,\n"
+            "                     but forward errors can flip ReLU decisions near 0 and move saliency\n"
+            "                     maps) or winograd-bwd\n"
             "  --labels FILE, --preprocess MODE, --resize MODE, --threads N, --arch A:\n"
             "                     as in gradmap predict\n"
             "  --quiet            no progress line, no per-item messages\n"
@@ -162,6 +170,7 @@ gm_status gm_explain_args_parse(int argc, char **argv, gm_explain_args *a, int *
         else if (!strcmp(arg, "--labels")) a->model.labels = val;
         else if (!strcmp(arg, "--device")) a->device = val;
         else if (!strcmp(arg, "--precision")) GM_TRY(gm_precision_parse(val, &a->precision));
+        else if (!strcmp(arg, "--conv-algo")) GM_TRY(gm_conv_algo_parse(val, &a->conv_algo));
         else if (!strcmp(arg, "--preprocess")) {
             GM_TRY(gm_preprocess_parse(val, &a->preprocess));
             a->preprocess_set = 1;

@@ -17,6 +17,7 @@ typedef struct gm_explain_args {
     int n_inputs;
     gm_explain_config cfg;
     gm_precision precision;
+    gm_conv_algo conv_algo;
     int batch, threads, strict, quiet, resume, png_heatmap, png_overlay, top_k_given;
     gm_preprocess_mode preprocess;
     int preprocess_set;

@@ -54,12 +54,19 @@ static gm_status gm_batch_alloc(gm_loaded_batch *b, int capacity, size_t in_size
     return GM_OK;
 }
 
-/* Decodes, resizes and preprocesses one image into row `row` of the batch input. */
-static gm_status gm_load_item(const gm_loader *l, const char *path, float *row, gm_image *img) {
+/* Decodes, resizes and preprocesses one image into row `row` of the batch input; adds the seconds
+ * of each step to the batch's totals. */
+static gm_status gm_load_item(const gm_loader *l, gm_loaded_batch *b, const char *path, float *row, gm_image *img) {
     const gm_graph *g = l->g;
-    GM_TRY(gm_image_load(path, img));
-    return gm_image_to_input(img, g->input_w, g->input_h, l->a->resize,
-                             l->a->preprocess_set ? l->a->preprocess : g->preprocess, row);
+    double t0 = gm_cli_now();
+    gm_status st = gm_image_load(path, img);
+    double t1 = gm_cli_now();
+    b->decode_s += t1 - t0;
+    if (st != GM_OK) return st;
+    st = gm_image_to_input(img, g->input_w, g->input_h, l->a->resize,
+                           l->a->preprocess_set ? l->a->preprocess : g->preprocess, row);
+    b->preprocess_s += gm_cli_now() - t1;
+    return st;
 }
 
 /* Loads items [first, first+count) into b. With --strict, stops at the first failure. */
@@ -69,12 +76,13 @@ static void gm_load_batch(const gm_loader *l, gm_loaded_batch *b, int first, int
     b->valid = 0;
     b->stopped_at = -1;
     b->stop_status = GM_OK;
+    b->decode_s = b->preprocess_s = 0.0;
     for (int i = 0; i < count; ++i) {
         const char *path = l->paths->paths[l->items[first + i]];
         b->paths[i] = path;
         b->errors[i] = NULL;
         gm_image_free(&b->images[i]);
-        gm_status st = gm_load_item(l, path, b->input + (size_t)b->valid * in_size, &b->images[i]);
+        gm_status st = gm_load_item(l, b, path, b->input + (size_t)b->valid * in_size, &b->images[i]);
         b->ok[i] = st == GM_OK;
         b->widths[i] = b->images[i].width, b->heights[i] = b->images[i].height;
         if (st != GM_OK) {

@@ -1,6 +1,7 @@
-/* explain_loader.h — the batch loader of `gradmap explain`: decodes, resizes and preprocesses the
- * images of the NEXT batch on a second thread while the current batch is explained and written,
- * so image decoding overlaps the GPU (or CPU) computation and the PNG/HDF5 writing. Two batch
+/* explain_loader.h — the batch loader of `gradmap explain` (and of `gradmap bench --images`):
+ * decodes, resizes and preprocesses the images of the NEXT batch on a second thread while the
+ * current batch is explained and written, so image decoding overlaps the GPU (or CPU) computation
+ * and the PNG/HDF5 writing. The loader is one thread and never more (no OpenMP inside). Two batch
  * buffers alternate; a batch handed out stays valid until the following gm_loader_next(). */
 #ifndef GM_EXPLAIN_LOADER_H
 #define GM_EXPLAIN_LOADER_H
@@ -19,6 +20,7 @@ typedef struct gm_loaded_batch {
     char (*messages)[512];
     gm_image *images;       /* per item: the decoded original (for overlays) */
     float *input;           /* valid x H x W x C, preprocessed for the model */
+    double decode_s, preprocess_s; /* the worker's seconds decoding, and resizing + preprocessing */
 } gm_loaded_batch;
 
 typedef struct gm_loader gm_loader;

@@ -43,7 +43,10 @@ static gm_status gm_fitting_explainer(gm_explain_args *a, const gm_graph *g, gm_
 
 gm_status gm_explain_open_explainer(gm_explain_args *a, const gm_graph *g, int *batch, gm_backend **be,
                                     gm_explainer **x) {
-    gm_backend_config bc = {.threads = a->threads, .precision = a->precision};
+    gm_backend_config bc = {.threads = a->threads,
+                            .precision = a->precision,
+                            .conv_algo = a->conv_algo,
+                            .fp32_forward = gm_methods_need_exact_forward(a->cfg.methods)};
     GM_TRY(gm_backend_open(a->device, &bc, be));
     float black[3];
     const uint8_t black_rgb[3] = {0, 0, 0};

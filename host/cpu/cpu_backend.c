@@ -36,10 +36,26 @@ static void gm_cpu_destroy(gm_backend **be) {
     if (!be || !*be) return;
     gm_cpu_backend *cb = gm_cpu_cast(*be);
     gm_cpu_pool_cache_clear(cb);
+    for (int i = 0; i < 2; ++i) free(cb->scratch[i]);
     if (cb->stream) dnnl_stream_destroy(cb->stream);
     if (cb->engine) dnnl_engine_destroy(cb->engine);
     free(cb);
     *be = NULL;
+}
+
+gm_status gm_cpu_scratch(gm_cpu_backend *cb, int slot, size_t bytes, void **out) {
+    if (bytes > cb->scratch_bytes[slot]) {
+        free(cb->scratch[slot]);
+        cb->scratch[slot] = NULL;
+        cb->scratch_bytes[slot] = 0;
+        size_t rounded = (bytes + GM_CPU_ALIGN - 1) / GM_CPU_ALIGN * GM_CPU_ALIGN;
+        cb->scratch[slot] = aligned_alloc(GM_CPU_ALIGN, rounded);
+        if (!cb->scratch[slot])
+            return gm_error(GM_ERR_NOMEM, "cpu: cannot allocate %zu bytes of convolution staging memory", bytes);
+        cb->scratch_bytes[slot] = rounded;
+    }
+    *out = cb->scratch[slot];
+    return GM_OK;
 }
 
 static gm_status gm_cpu_alloc(gm_backend *be, size_t bytes, void **out) {
@@ -135,13 +151,23 @@ gm_status gm_cpu_backend_create(const gm_backend_config *cfg, gm_backend **out) 
     *out = NULL;
     int threads = cfg ? cfg->threads : 0;
     if (threads < 0) return gm_error(GM_ERR_INVALID_ARG, "cpu backend: threads = %d, expected >= 0", threads);
-    if (cfg && cfg->precision != GM_PRECISION_FP32)
-        return gm_error(GM_ERR_UNSUPPORTED, "the cpu backend computes in fp32 only; --precision %s needs --device cuda",
-                        gm_precision_name(cfg->precision));
+    gm_precision precision = cfg ? cfg->precision : GM_PRECISION_FP32;
+    if (precision != GM_PRECISION_FP32 && precision != GM_PRECISION_BF16)
+        return gm_error(GM_ERR_UNSUPPORTED, "the cpu backend computes in fp32 or bf16; --precision %s needs --device cuda",
+                        gm_precision_name(precision));
+    /* Without AVX-512 BF16 or AMX, oneDNN would emulate bf16 at a fraction of fp32's speed. The ISA
+     * values are bit sets, each containing the ISAs it extends. */
+    dnnl_cpu_isa_t isa = dnnl_get_effective_cpu_isa();
+    if (precision == GM_PRECISION_BF16 && (isa & dnnl_cpu_isa_avx512_core_bf16) != dnnl_cpu_isa_avx512_core_bf16)
+        return gm_error(GM_ERR_UNSUPPORTED,
+                        "--precision bf16 on the cpu needs AVX-512 BF16 or AMX instructions, which this CPU lacks");
     gm_cpu_backend *cb = calloc(1, sizeof *cb);
     if (!cb) return gm_error(GM_ERR_NOMEM, "cpu backend: cannot allocate the context");
     cb->base.ops = &gm_cpu_ops;
     cb->threads = threads;
+    cb->precision = precision;
+    cb->conv_algo = cfg ? cfg->conv_algo : GM_CONV_ALGO_AUTO;
+    cb->fp32_forward = cfg ? cfg->fp32_forward : 0;
     /* The OpenMP thread count is state of the calling thread, not of this backend, and other
      * code (or OMP_NUM_THREADS) may have set it: touch it only when asked to. oneDNN's OpenMP
      * runtime follows it too. */

@@ -5,14 +5,17 @@
  * the format the primitive prefers (weights tag `any`), see cpu_weights.c.
  * Conventions: Keras dilation d is oneDNN dilation d - 1 (oneDNN counts the skipped cells); TF's
  * asymmetric "same" padding is pad_top/pad_left = padding_l, pad_bottom/pad_right = padding_r.
- * The direct algorithm is used rather than `auto` so that Winograd (less accurate) is never
- * chosen behind the caller's back. */
+ * The algorithm, operand type and inner layout come from cpu_conv_plan.c (never oneDNN's `auto`,
+ * so what runs is what the backend was configured for); a primitive whose layout or type is not
+ * plain f32 NHWC gets its reorders in cpu_weights.c. */
 #include "cpu_internal.h"
 
 #include "kernels/pool_math.h"
 
-static gm_status gm_cpu_conv_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
-                                   const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
+/* The forward descriptor of `plan` (see cpu_conv_plan.c for the operand types and layouts). */
+static dnnl_status_t gm_cpu_conv_pd(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
+                                    const dnnl_memory_desc_t *weights_md, gm_cpu_conv_plan plan,
+                                    dnnl_primitive_desc_t *pd) {
     const gm_conv2d_desc *d = &w->conv;
     int oh = gm_conv_out_dim(h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
     int ow = gm_conv_out_dim(wd, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
@@ -25,19 +28,40 @@ static gm_status gm_cpu_conv_build(gm_cpu_backend *cb, const gm_layer_weights *w
     dnnl_dims_t dilates = {d->dilation_h - 1, d->dilation_w - 1};
     dnnl_dims_t pad_l = {d->pad_top, d->pad_left};
     dnnl_dims_t pad_r = {d->pad_bottom, d->pad_right};
-    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, dnnl_f32, dnnl_nhwc));
-    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&wei_md, 4, wei_dims, dnnl_f32, dnnl_format_tag_any));
-    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x));
-    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, dnnl_nhwc));
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_tag(&src_md, 4, src_dims, plan.operand_type, plan.layout)) != dnnl_success ||
+        (s = dnnl_memory_desc_init_by_tag(&wei_md, 4, wei_dims, plan.operand_type, dnnl_format_tag_any)) !=
+            dnnl_success ||
+        (s = dnnl_memory_desc_init_by_tag(&bias_md, 1, bias_dims, dnnl_f32, dnnl_x)) != dnnl_success ||
+        (s = dnnl_memory_desc_init_by_tag(&dst_md, 4, dst_dims, dnnl_f32, plan.layout)) != dnnl_success)
+        return s;
     dnnl_convolution_desc_t cd;
-    GM_DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(
-        &cd, dnnl_forward_inference, dnnl_convolution_direct, &src_md, weights_md ? weights_md : &wei_md,
-        w->bias ? &bias_md : NULL, &dst_md, strides, dilates, pad_l, pad_r));
+    /* Winograd's inference kernel stores the weights pre-transformed (format kind `wino`), which
+     * no reorder can turn into the backward's format; its training kernel keeps a plain blocked
+     * format that forward and backward-data share, at the cost of transforming per call
+     * (measured: no slower on VGG16's layers at batch 8). */
+    dnnl_prop_kind_t prop = plan.alg == dnnl_convolution_winograd ? dnnl_forward_training : dnnl_forward_inference;
+    s = dnnl_dilated_convolution_forward_desc_init(&cd, prop, plan.alg, &src_md,
+                                                   weights_md ? weights_md : &wei_md, w->bias ? &bias_md : NULL,
+                                                   &dst_md, strides, dilates, pad_l, pad_r);
+    if (s != dnnl_success) return s;
     dnnl_primitive_attr_t attr = NULL;
     int in_loop = 0;
-    GM_TRY(gm_cpu_act_attr(&w->act, &attr, &in_loop));
-    dnnl_status_t s = dnnl_primitive_desc_create(pd, &cd, attr, cb->engine, NULL);
+    if (gm_cpu_act_attr(&w->act, &attr, &in_loop) != GM_OK) return dnnl_invalid_arguments;
+    s = dnnl_primitive_desc_create(pd, &cd, attr, cb->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
+    return s;
+}
+
+static gm_status gm_cpu_conv_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
+                                   const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
+    const gm_conv2d_desc *d = &w->conv;
+    gm_cpu_conv_plan plan = gm_cpu_conv_choose(cb, d, GM_CPU_FORWARD, h, wd, 0);
+    dnnl_status_t s = gm_cpu_conv_pd(cb, w, n, h, wd, weights_md, plan, pd);
+    /* Winograd refused for this shape: direct, but only when the weights format is free to
+     * change, so that a held direct format never silently replaces a possible Winograd. */
+    if (s != dnnl_success && plan.alg == dnnl_convolution_winograd && !weights_md)
+        s = gm_cpu_conv_pd(cb, w, n, h, wd, weights_md, gm_cpu_conv_choose(cb, d, GM_CPU_FORWARD, h, wd, 1), pd);
     if (s != dnnl_success) {
         *pd = NULL;
         gm_cpu_dnnl_error(s, "dnnl_primitive_desc_create(convolution)", __FILE__, __LINE__);
@@ -101,6 +125,13 @@ gm_status gm_cpu_conv2d_fwd(gm_backend *be, gm_layer_weights *w, const gm_tensor
                         d->cout, y->n, y->h, y->w, y->c);
     gm_cpu_backend *cb = gm_cpu_cast(be);
     gm_cpu_prim_entry *e = NULL;
-    GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_FORWARD, x->n, x->h, x->w, gm_cpu_conv_build, &e));
-    return gm_cpu_weights_execute(cb, w, e, x->data, y->data, (size_t)y->n * (size_t)oh * (size_t)ow, d->cout);
+    const size_t in_image = (size_t)x->h * x->w * d->cin, out_image = (size_t)oh * ow * d->cout;
+    const int chunk = gm_cpu_conv_chunk(cb, d, GM_CPU_FORWARD, x->n, x->h, x->w, in_image, out_image);
+    for (int b0 = 0; b0 < x->n; b0 += chunk) {
+        const int m = x->n - b0 < chunk ? x->n - b0 : chunk;
+        GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_FORWARD, m, x->h, x->w, gm_cpu_conv_build, &e));
+        GM_TRY(gm_cpu_weights_execute(cb, w, e, x->data + (size_t)b0 * in_image, y->data + (size_t)b0 * out_image,
+                                      (size_t)m * (size_t)oh * (size_t)ow, d->cout));
+    }
+    return GM_OK;
 }

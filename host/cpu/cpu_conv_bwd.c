@@ -1,7 +1,8 @@
 /* cpu_conv_bwd.c — Conv2D backward-data on the CPU backend: oneDNN convolution_backward_data
- * (direct algorithm, as the forward), with its primitive cached per batch size inside the layer's
+ * (the algorithm and operand type of cpu_conv_plan.c, as the forward), with its primitive cached per batch size inside the layer's
  * prepared weights (cpu_weights.c). No weight gradient is computed.
- * Layouts: dy is N x OH x OW x Cout and dx is N x H x W x Cin, plain NHWC (oneDNN tag nhwc); the
+ * Layouts: dy is N x OH x OW x Cout and dx is N x H x W x Cin, plain NHWC (oneDNN tag nhwc;
+ * reordered around the primitive where its plan needs nChw16c or bf16, see cpu_weights.c); the
  * weights are the layer's prepared copy (Keras HWIO reordered once, shared with the forward when
  * oneDNN's backward kernels accept the forward's format).
  * Gradient rule: dx[n,iy,ix,ci] = sum over (oy,ox,ky,kx,co) with iy = oy*sh - pad_top + ky*dh and
@@ -14,8 +15,10 @@
 
 #include "kernels/pool_math.h"
 
-static gm_status gm_cpu_conv_bwd_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
-                                       const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
+/* The backward-data descriptor of `plan`: dy in the plan's operand type and layout, dx f32. */
+static dnnl_status_t gm_cpu_conv_bwd_pd(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
+                                        const dnnl_memory_desc_t *weights_md, gm_cpu_conv_plan plan,
+                                        dnnl_primitive_desc_t *pd) {
     const gm_conv2d_desc *d = &w->conv;
     int oh = gm_conv_out_dim(h, d->kh, d->dilation_h, d->stride_h, d->pad_top, d->pad_bottom);
     int ow = gm_conv_out_dim(wd, d->kw, d->dilation_w, d->stride_w, d->pad_left, d->pad_right);
@@ -27,16 +30,29 @@ static gm_status gm_cpu_conv_bwd_build(gm_cpu_backend *cb, const gm_layer_weight
     dnnl_dims_t dilates = {d->dilation_h - 1, d->dilation_w - 1};
     dnnl_dims_t pad_l = {d->pad_top, d->pad_left};
     dnnl_dims_t pad_r = {d->pad_bottom, d->pad_right};
-    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dx_md, 4, dx_dims, dnnl_f32, dnnl_nhwc));
-    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&wei_md, 4, wei_dims, dnnl_f32, dnnl_format_tag_any));
-    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(&dy_md, 4, dy_dims, dnnl_f32, dnnl_nhwc));
+    dnnl_status_t s;
+    if ((s = dnnl_memory_desc_init_by_tag(&dx_md, 4, dx_dims, dnnl_f32, plan.layout)) != dnnl_success ||
+        (s = dnnl_memory_desc_init_by_tag(&wei_md, 4, wei_dims, plan.operand_type, dnnl_format_tag_any)) !=
+            dnnl_success ||
+        (s = dnnl_memory_desc_init_by_tag(&dy_md, 4, dy_dims, plan.operand_type, plan.layout)) != dnnl_success)
+        return s;
     dnnl_convolution_desc_t cd;
-    GM_DNNL_TRY(dnnl_dilated_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &dx_md,
-                                                                 weights_md ? weights_md : &wei_md, &dy_md, strides,
-                                                                 dilates, pad_l, pad_r));
+    s = dnnl_dilated_convolution_backward_data_desc_init(&cd, plan.alg, &dx_md, weights_md ? weights_md : &wei_md,
+                                                         &dy_md, strides, dilates, pad_l, pad_r);
+    if (s != dnnl_success) return s;
     /* No forward hint: oneDNN's convolution backward-data needs none (only pooling's workspace
      * does), and a hint would have to outlive the primitive descriptor. */
-    dnnl_status_t s = dnnl_primitive_desc_create(pd, &cd, NULL, cb->engine, NULL);
+    return dnnl_primitive_desc_create(pd, &cd, NULL, cb->engine, NULL);
+}
+
+static gm_status gm_cpu_conv_bwd_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
+                                       const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
+    const gm_conv2d_desc *d = &w->conv;
+    gm_cpu_conv_plan plan = gm_cpu_conv_choose(cb, d, GM_CPU_BACKWARD_DATA, h, wd, 0);
+    dnnl_status_t s = gm_cpu_conv_bwd_pd(cb, w, n, h, wd, weights_md, plan, pd);
+    /* As the forward: fall back to direct only when the weights format is free to change. */
+    if (s != dnnl_success && plan.alg == dnnl_convolution_winograd && !weights_md)
+        s = gm_cpu_conv_bwd_pd(cb, w, n, h, wd, weights_md, gm_cpu_conv_choose(cb, d, GM_CPU_BACKWARD_DATA, h, wd, 1), pd);
     if (s != dnnl_success) {
         *pd = NULL;
         gm_cpu_dnnl_error(s, "dnnl_primitive_desc_create(convolution_backward_data)", __FILE__, __LINE__);
@@ -68,6 +84,12 @@ gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_t
     if (dx->data == dy->data) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d_bwd_data: dx and dy must not alias");
     gm_cpu_backend *cb = gm_cpu_cast(be);
     gm_cpu_prim_entry *e = NULL;
-    GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_BACKWARD_DATA, dx->n, dx->h, dx->w, gm_cpu_conv_bwd_build, &e));
-    return gm_cpu_weights_bwd_execute(cb, w, e, dy->data, dx->data);
+    const size_t dx_image = (size_t)dx->h * dx->w * d->cin, dy_image = (size_t)oh * ow * d->cout;
+    const int chunk = gm_cpu_conv_chunk(cb, d, GM_CPU_BACKWARD_DATA, dx->n, dx->h, dx->w, dy_image, dx_image);
+    for (int b0 = 0; b0 < dx->n; b0 += chunk) {
+        const int m = dx->n - b0 < chunk ? dx->n - b0 : chunk;
+        GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_BACKWARD_DATA, m, dx->h, dx->w, gm_cpu_conv_bwd_build, &e));
+        GM_TRY(gm_cpu_weights_bwd_execute(cb, w, e, dy->data + (size_t)b0 * dy_image, dx->data + (size_t)b0 * dx_image));
+    }
+    return GM_OK;
 }

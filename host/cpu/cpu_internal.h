@@ -7,6 +7,11 @@
  * to oneDNN in its N,C,H,W order); a rank-2 tensor is N x C (tag nc). Keras conv kernels arrive as
  * HWIO (tag hwio over oneDNN's O,I,H,W dims), dense kernels as IO (tag io over O,I).
  *
+ * Convolutions may run in another layout or type than the tensors they read and write (blocked
+ * nChw16c for Winograd, bfloat16 operands in --precision bf16, see cpu_conv_plan.c): such a
+ * primitive's entry carries reorders from and to plain f32 NHWC through the backend's two
+ * grow-only scratch buffers, so the rest of the backend and the engine only see f32 NHWC.
+ *
  * Threading: a gm_backend is used by one thread at a time (its caches are not locked); oneDNN
  * and the OpenMP loops parallelise inside each call. */
 #ifndef GM_CPU_INTERNAL_H
@@ -61,6 +66,13 @@ typedef struct gm_cpu_backend {
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     int threads; /* as configured; 0 = OpenMP's default */
+    gm_precision precision;  /* FP32 or BF16 (convolution operands) */
+    gm_conv_algo conv_algo;  /* fp32 convolutions: AUTO, DIRECT, WINOGRAD or WINOGRAD_BACKWARD */
+    int fp32_forward;        /* bf16: forward convolutions stay fp32 (gm_backend_config) */
+    /* Staging for converted convolution operands: [0] the input side, [1] the output side.
+     * Grown to the largest layer in the first batch, then reused. */
+    void *scratch[2];
+    size_t scratch_bytes[2];
     uint64_t clock; /* LRU time stamps */
     gm_cpu_pool_entry pool[GM_CPU_POOL_SLOTS];
     long pool_primitives_created; /* for tests: proves reuse */
@@ -79,6 +91,11 @@ typedef struct gm_cpu_prim_entry {
      * matches positive n only. For it, src is diff_dst (dy) and dst is diff_src (dx). */
     int format;             /* index into gm_layer_weights.formats */
     dnnl_memory_t src, dst; /* no buffer of their own; handles set per call */
+    /* When the primitive's src (dst) is not plain f32 NHWC / NC: a reorder from the caller's
+     * tensor into scratch[0] (from scratch[1] into the caller's tensor), NULL otherwise. The
+     * *_user memories describe the caller's tensor; all handles are set per call. */
+    dnnl_primitive_t in_reorder, out_reorder;
+    dnnl_memory_t in_user, out_user;
 } gm_cpu_prim_entry;
 
 struct gm_layer_weights {
@@ -105,6 +122,27 @@ struct gm_layer_weights {
 typedef gm_status (*gm_cpu_pd_builder)(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
                                        const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd);
 
+typedef enum gm_cpu_pass { GM_CPU_FORWARD = 0, GM_CPU_BACKWARD_DATA } gm_cpu_pass;
+
+/* cpu_conv_plan.c: how a convolution of this backend runs: algorithm, operand type and layout. */
+typedef struct gm_cpu_conv_plan {
+    dnnl_alg_kind_t alg;            /* dnnl_convolution_direct or dnnl_convolution_winograd */
+    dnnl_data_type_t operand_type;  /* the rounded input (forward: src, backward: diff_dst) and weights */
+    dnnl_format_tag_t layout;       /* activation layout inside the primitive: nhwc or nChw16c */
+} gm_cpu_conv_plan;
+/* The plan for this layer on an h x w input; `direct_only` asks for the direct fallback (when oneDNN
+ * refuses the Winograd descriptor for this shape). */
+gm_cpu_conv_plan gm_cpu_conv_choose(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_pass pass, int h,
+                                    int w, int direct_only);
+/* Images per call for a batch of n: n when the plan needs no staging, else as many as fit the
+ * staging budget (at least 1). The per-image sizes are the caller's f32 operands (input, output). */
+int gm_cpu_conv_chunk(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_pass pass, int n, int h, int w,
+                      size_t in_floats_per_image, size_t out_floats_per_image);
+/* True when the layer on an h x w input qualifies for Winograd (used by the plan and the tests). */
+int gm_cpu_conv_wino_shape_ok(const gm_conv2d_desc *d, int h, int w);
+/* cpu_backend.c: scratch buffer `slot` (0 or 1) of at least `bytes`, grown (never shrunk) on demand. */
+gm_status gm_cpu_scratch(gm_cpu_backend *cb, int slot, size_t bytes, void **out);
+
 /* cpu_weights.c: the shared machinery of prepared layers. */
 gm_status gm_cpu_weights_new(gm_cpu_backend *cb, gm_cpu_layer_kind kind, const dnnl_memory_desc_t *keras_md,
                              const float *kernel, int bias_len, const float *bias, gm_layer_weights **out);
@@ -113,7 +151,6 @@ void gm_cpu_weights_free(gm_backend *be, gm_layer_weights **w);
 gm_status gm_cpu_describe(gm_backend *be, char *buf, size_t size);
 /* Returns the cached primitive for this input shape, creating it (and reordering the weights
  * into its format when no cached format matches) on first use. */
-typedef enum gm_cpu_pass { GM_CPU_FORWARD = 0, GM_CPU_BACKWARD_DATA } gm_cpu_pass;
 gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_pass pass, int n, int h, int wd,
                                    gm_cpu_pd_builder build, gm_cpu_prim_entry **out);
 /* Runs the entry's primitive on x -> y (both plain host memory), then the activation loop when

@@ -72,6 +72,10 @@ static void gm_cpu_entry_clear(gm_cpu_prim_entry *e) {
     if (e->prim) dnnl_primitive_destroy(e->prim);
     if (e->src) dnnl_memory_destroy(e->src);
     if (e->dst) dnnl_memory_destroy(e->dst);
+    if (e->in_reorder) dnnl_primitive_destroy(e->in_reorder);
+    if (e->out_reorder) dnnl_primitive_destroy(e->out_reorder);
+    if (e->in_user) dnnl_memory_destroy(e->in_user);
+    if (e->out_user) dnnl_memory_destroy(e->out_user);
     memset(e, 0, sizeof *e);
     e->format = -1;
 }
@@ -197,6 +201,33 @@ static gm_status gm_cpu_weights_format(gm_cpu_backend *cb, gm_layer_weights *w, 
     return GM_OK;
 }
 
+/* The caller's view of a primitive operand: plain f32 NHWC (4-D) or NC (2-D), same dims. */
+static gm_status gm_cpu_user_md(const dnnl_memory_desc_t *md, dnnl_memory_desc_t *user) {
+    if (md->ndims != 4 && md->ndims != 2)
+        return gm_error(GM_ERR_BACKEND, "cpu weights: operand of rank %d (internal error)", md->ndims);
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(user, md->ndims, md->dims, dnnl_f32, md->ndims == 4 ? dnnl_nhwc : dnnl_nc));
+    return GM_OK;
+}
+
+/* When the primitive's operand `md` differs from the caller's plain f32 tensor: a memory for the
+ * caller's tensor and a reorder between the two (to_primitive: caller -> md, else md -> caller). */
+static gm_status gm_cpu_edge_reorder(gm_cpu_backend *cb, const dnnl_memory_desc_t *md, int to_primitive,
+                                     dnnl_memory_t *user, dnnl_primitive_t *reorder) {
+    dnnl_memory_desc_t plain;
+    GM_TRY(gm_cpu_user_md(md, &plain));
+    if (dnnl_memory_desc_equal(&plain, md)) return GM_OK;
+    dnnl_primitive_desc_t rpd = NULL;
+    gm_status st = GM_OK;
+    GM_DNNL_GOTO(dnnl_memory_create(user, &plain, cb->engine, DNNL_MEMORY_NONE), st, done);
+    GM_DNNL_GOTO(dnnl_reorder_primitive_desc_create(&rpd, to_primitive ? &plain : md, cb->engine,
+                                                    to_primitive ? md : &plain, cb->engine, NULL),
+                 st, done);
+    GM_DNNL_GOTO(dnnl_primitive_create(reorder, rpd), st, done);
+done:
+    if (rpd) dnnl_primitive_desc_destroy(rpd);
+    return st;
+}
+
 /* Backward-data entries share the layer's slots, keyed with n = -batch so that the forward lookup
  * (positive batch sizes) never returns one; they share the LRU clock, the weights `formats` (the
  * in-use accounting below protects a format under any cached primitive) and gm_cpu_weights_free.
@@ -223,7 +254,9 @@ gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, gm_c
     dnnl_primitive_desc_t pd = NULL;
     for (int f = 0; f < GM_CPU_PRIM_SLOTS && !pd; ++f) {
         const dnnl_memory_desc_t *held = w->formats[f] ? gm_cpu_memory_md(w->formats[f]) : NULL;
-        if (!held) continue;
+        /* Opaque formats (Winograd's pre-transformed kind) are only ever valid for the primitive
+         * that asked for them: an equal request finds them in gm_cpu_weights_format. */
+        if (!held || held->format_kind != dnnl_blocked) continue;
         if (build(cb, w, n, h, wd, held, &pd) != GM_OK) {
             pd = NULL;
         } else if (gm_cpu_pd_is_reference(pd)) {
@@ -247,6 +280,9 @@ gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, gm_c
     if (st != GM_OK) goto fail;
     GM_DNNL_GOTO(dnnl_memory_create(&slot->src, smd, cb->engine, DNNL_MEMORY_NONE), st, fail);
     GM_DNNL_GOTO(dnnl_memory_create(&slot->dst, dmd, cb->engine, DNNL_MEMORY_NONE), st, fail);
+    st = gm_cpu_edge_reorder(cb, smd, 1, &slot->in_user, &slot->in_reorder);
+    if (st == GM_OK) st = gm_cpu_edge_reorder(cb, dmd, 0, &slot->out_user, &slot->out_reorder);
+    if (st != GM_OK) goto fail;
     GM_DNNL_GOTO(dnnl_primitive_create(&slot->prim, pd), st, fail);
     dnnl_primitive_desc_destroy(pd);
     slot->n = key;
@@ -262,21 +298,47 @@ fail:
     return st;
 }
 
-gm_status gm_cpu_weights_execute(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_prim_entry *e, const float *x,
-                                 float *y, size_t rows, int cols) {
-    /* oneDNN only reads DNNL_ARG_SRC; its API has no const handles. */
-    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->src, (void *)(uintptr_t)x));
-    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->dst, y));
+/* Runs the entry's primitive from `in` to `out` (caller's plain f32 tensors), going through the
+ * scratch buffers and the entry's reorders when the primitive's operands differ from them.
+ * in_arg / out_arg name the operands (SRC/DST forward, DIFF_DST/DIFF_SRC backward). */
+static gm_status gm_cpu_entry_run(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_prim_entry *e, int in_arg,
+                                  const float *in, int out_arg, float *out) {
+    /* oneDNN only reads the input; its API has no const handles. */
+    void *in_handle = (void *)(uintptr_t)in, *out_handle = out;
+    if (e->in_reorder) {
+        GM_TRY(gm_cpu_scratch(cb, 0, dnnl_memory_desc_get_size(gm_cpu_memory_md(e->src)), &in_handle));
+        GM_DNNL_TRY(dnnl_memory_set_data_handle(e->in_user, (void *)(uintptr_t)in));
+        GM_DNNL_TRY(dnnl_memory_set_data_handle(e->src, in_handle));
+        dnnl_exec_arg_t args[2] = {{DNNL_ARG_FROM, e->in_user}, {DNNL_ARG_TO, e->src}};
+        GM_DNNL_TRY(dnnl_primitive_execute(e->in_reorder, cb->stream, 2, args));
+    } else {
+        GM_DNNL_TRY(dnnl_memory_set_data_handle(e->src, in_handle));
+    }
+    if (e->out_reorder)
+        GM_TRY(gm_cpu_scratch(cb, 1, dnnl_memory_desc_get_size(gm_cpu_memory_md(e->dst)), &out_handle));
+    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->dst, out_handle));
     dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, e->src},
+        {in_arg, e->src},
         {DNNL_ARG_WEIGHTS, w->formats[e->format]},
-        {DNNL_ARG_DST, e->dst},
+        {out_arg, e->dst},
         {DNNL_ARG_BIAS, w->bias},
     };
-    GM_DNNL_TRY(dnnl_primitive_execute(e->prim, cb->stream, w->bias ? 4 : 3, args));
-    /* The OpenMP runtime executes synchronously, but the loop below must see finished data
-     * whatever the runtime, and callers expect y to be ready on return. */
+    int with_bias = out_arg == DNNL_ARG_DST && w->bias;
+    GM_DNNL_TRY(dnnl_primitive_execute(e->prim, cb->stream, with_bias ? 4 : 3, args));
+    if (e->out_reorder) {
+        GM_DNNL_TRY(dnnl_memory_set_data_handle(e->out_user, out));
+        dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, e->dst}, {DNNL_ARG_TO, e->out_user}};
+        GM_DNNL_TRY(dnnl_primitive_execute(e->out_reorder, cb->stream, 2, rargs));
+    }
+    /* The OpenMP runtime executes synchronously, but callers (and the activation loop) must see
+     * finished data whatever the runtime. */
     GM_DNNL_TRY(dnnl_stream_wait(cb->stream));
+    return GM_OK;
+}
+
+gm_status gm_cpu_weights_execute(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_prim_entry *e, const float *x,
+                                 float *y, size_t rows, int cols) {
+    GM_TRY(gm_cpu_entry_run(cb, w, e, DNNL_ARG_SRC, x, DNNL_ARG_DST, y));
     if (w->act_in_loop) gm_cpu_act_apply(&w->act, y, rows, cols);
     return GM_OK;
 }
@@ -305,16 +367,5 @@ void gm_cpu_weights_stats(const gm_layer_weights *w, int *cached, long *created,
 
 gm_status gm_cpu_weights_bwd_execute(gm_cpu_backend *cb, gm_layer_weights *w, gm_cpu_prim_entry *e, const float *dy,
                                      float *dx) {
-    /* oneDNN only reads DNNL_ARG_DIFF_DST; its API has no const handles. */
-    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->src, (void *)(uintptr_t)dy));
-    GM_DNNL_TRY(dnnl_memory_set_data_handle(e->dst, dx));
-    dnnl_exec_arg_t args[3] = {
-        {DNNL_ARG_DIFF_DST, e->src},
-        {DNNL_ARG_WEIGHTS, w->formats[e->format]},
-        {DNNL_ARG_DIFF_SRC, e->dst},
-    };
-    GM_DNNL_TRY(dnnl_primitive_execute(e->prim, cb->stream, 3, args));
-    /* Callers read dx on return, whatever the runtime's execution model. */
-    GM_DNNL_TRY(dnnl_stream_wait(cb->stream));
-    return GM_OK;
+    return gm_cpu_entry_run(cb, w, e, DNNL_ARG_DIFF_DST, dy, DNNL_ARG_DIFF_SRC, dx);
 }

@@ -28,7 +28,11 @@ case_fields='
   and (.stages_s | (.decode | nonneg) and (.preprocess | nonneg) and (.forward | pos) and (.backward | nonneg)
        and (.maps | nonneg) and (.post | pos) and (.write | pos))
   and (.macs_per_image | pos) and (.gflops | pos) and (.gflops_end_to_end | pos) and (.peak_rss_mib | pos)
-  and has("peak_device_mib") and (.minor_faults_per_iter | nonneg)
+  and has("peak_device_mib") and (.minor_faults_per_iter | nonneg) and (.minor_faults_per_iter_compute | nonneg)
+  and (.heap_growth_bytes_per_iter | (.median | type == "number") and (.max | type == "number")
+       and (.compute_median | type == "number") and (.compute_max | type == "number"))
+  and (.compute_images_per_s | pos) and (.files_to_maps_images_per_s | pos) and (.load_wait_s | nonneg)
+  and (.loader_threads | nonneg)
   and (.check | (.reference | type == "string") and (.max_abs_err | type == "object")
        and (.max_abs_err_normalized | type == "object") and (.spearman | type == "object")
        and .maps_finite == true)'
@@ -43,9 +47,19 @@ check "the case line has every field of the contract, figures positive and finit
 check "the case describes itself: demo model from a file, 2 images, saliency and gradcam, synthetic images" \
   jqtest '.case.weights == "file" and .case.arch == null and .case.batch == 2 and .case.methods == ["saliency","gradcam"]
          and .case.images == "synthetic" and .stages_s.decode == 0 and .case.device == "cpu"' "$out"
-check "a cpu fp32 case is its own reference: check.reference is self, with a null per method" \
-  jqtest '.check.reference == "self" and (.check.spearman | keys == ["gradcam","saliency"])
-         and .check.max_abs_err.saliency == null and .libs.cuda == null and .peak_device_mib == null' "$out"
+# The default CPU plan runs Winograd in backward-data (linear: errors ~1e-6 relative), so the case is
+# checked against the all-direct fp32 reference; its maps must agree to 1e-5 of their maximum.
+check "a default cpu fp32 case is checked against direct fp32: agreement within 1e-5 of the map maximum" \
+  jqtest '.check.reference == "cpu fp32 direct" and .case.conv_algo == "auto"
+         and .check.max_abs_err_normalized.saliency < 1e-5 and .check.max_abs_err_normalized.gradcam < 1e-5
+         and .check.spearman.saliency > 0.9999 and .check.spearman.gradcam > 0.9999
+         and .libs.cuda == null and .peak_device_mib == null' "$out"
+direct="$workdir/direct.jsonl"
+expect 0 "batch 2 cpu fp32" -- "$GRADMAP" bench --model "$model" --iters 1 --warmup 0 --batch 2 \
+  --method saliency,gradcam --conv-algo direct --json "$direct"
+check "a cpu fp32 direct case is its own reference: check.reference is self, with a null per method" \
+  jqtest '.check.reference == "self" and .case.conv_algo == "direct" and (.check.spearman | keys == ["gradcam","saliency"])
+         and .check.max_abs_err.saliency == null' "$direct"
 check "a second run appends a line to --json FILE" bash -c \
   "'$GRADMAP' bench --model '$model' --iters 1 --warmup 0 --batch 1 --method gradcam --json '$out' 2>/dev/null &&
    test \$(wc -l < '$out') -eq 2 && jq -se '.[1].case.batch == 1' '$out' >/dev/null"
@@ -74,7 +88,7 @@ expect 2 "needs --arch ARCH or --model" -- "$GRADMAP" bench --iters 2
 expect 2 "--device 'tpu'" -- "$GRADMAP" bench --model "$model" --device tpu
 check "bench --help lists every option" bash -c \
   "h=\$('$GRADMAP' bench --help); for w in --arch --model --method --batch --device --precision --images --iters \
-   --warmup --threads --seed --json --no-check --peak 'default saliency,gradcam' 'default 8' 'default 5' 'default 1'; do
+   --warmup --threads --seed --json --no-check --peak --profile 'default saliency,gradcam' 'default 8' 'default 5' 'default 1'; do
    grep -q -- \"\$w\" <<< \"\$h\" || { echo missing \$w; exit 1; }; done"
 if ! "$GRADMAP" info --device cuda >/dev/null 2>&1; then
   expect 10 "--device cuda: " -- "$GRADMAP" bench --model "$model" --device cuda

@@ -25,15 +25,28 @@ check "a failed --device cuda explain leaves no results folder content" \
 
 check "info --device auto falls back to the CPU" bash -c "'$GRADMAP' info --device auto | grep -q '^device: cpu '"
 check "info --device cpu names the CPU, the ISA, the threads and oneDNN" \
-  bash -c "'$GRADMAP' info --device cpu | grep -Eq '^device: cpu .*; [a-z0-9_]+; [0-9]+ threads; oneDNN [0-9]+\.[0-9]+\.[0-9]+; precision fp32$'"
+  bash -c "'$GRADMAP' info --device cpu | grep -Eq '^device: cpu .*; [a-z0-9_]+; [0-9]+ threads; oneDNN [0-9]+\.[0-9]+\.[0-9]+; precision fp32; convolutions direct forward, winograd backward-data where eligible$'"
 expect 0 "1 images explained|images explained" -- "$GRADMAP" explain "$model" "$img" --device auto --out "$workdir/auto"
 check "explain --device auto (CPU fallback) records the device in results.h5" \
   bash -c "h5dump -a /device '$workdir/auto/results.h5' 2>/dev/null | grep -q 'cpu ' || h5dump -A '$workdir/auto/results.h5' | grep -q 'oneDNN'"
 
 expect 2 "--precision 'fp64': expected fp32, tf32, fp16 or bf16" -- "$GRADMAP" predict "$model" "$img" --precision fp64
-expect 5 "cpu backend computes in fp32 only; --precision bf16 needs --device cuda" -- \
-  "$GRADMAP" explain "$model" "$img" --device cpu --precision bf16 --out "$workdir/bf16"
-expect 5 "fp32 only" -- "$GRADMAP" info --device cpu --precision tf32
+# bf16 on the CPU needs AVX-512 BF16 (AMX implies it); without it the run is refused up front.
+if grep -qw avx512_bf16 /proc/cpuinfo; then
+  expect 0 "images explained" -- "$GRADMAP" explain "$model" "$img" --device cpu --precision bf16 --out "$workdir/bf16"
+  check "info --device cpu --precision bf16 says which passes are bf16" \
+    bash -c "'$GRADMAP' info --device cpu --precision bf16 | grep -q 'precision bf16; convolutions bf16 operands'"
+else
+  expect 5 "--precision bf16 on the cpu needs AVX-512 BF16 or AMX" -- \
+    "$GRADMAP" explain "$model" "$img" --device cpu --precision bf16 --out "$workdir/bf16"
+fi
+expect 5 "cpu backend computes in fp32 or bf16; --precision tf32 needs --device cuda" -- \
+  "$GRADMAP" info --device cpu --precision tf32
+expect 2 "--conv-algo 'fast': expected auto, direct, winograd or winograd-bwd" -- \
+  "$GRADMAP" predict "$model" "$img" --conv-algo fast
+check "--conv-algo is documented in explain --help and bench --help" \
+  bash -c "'$GRADMAP' explain --help | grep -q -- '--conv-algo A' && '$GRADMAP' bench --help | grep -q -- '--conv-algo A'"
+
 check "--precision is documented in explain --help and predict --help" \
   bash -c "'$GRADMAP' explain --help | grep -q -- '--precision P' && '$GRADMAP' predict --help | grep -q -- '--precision P'"
 finish
