@@ -17,31 +17,49 @@
  * few enough to give both cores work when N = 1. */
 #define GM_CPU_CHANNEL_BLOCK 64
 
-void gm_cpu_act_apply(const gm_activation *a, float *y, size_t rows, int cols) {
+/* True for Keras's plain "relu" (no cap, slope or threshold): its loops pass these as literal
+ * constants, so the compiler folds the generalised ReLU to a compare and a blend and vectorises it.
+ * Measured on ResNet50 (bf16, batch 32): the run-time-parameter loop took 40% of the forward. */
+static int gm_cpu_act_is_plain_relu(const gm_activation *a) {
+    return a->kind == GM_ACT_RELU && isinf(a->max_value) && a->max_value > 0.0f && a->negative_slope == 0.0f &&
+           a->threshold == 0.0f;
+}
+
+/* y = act(x) over rows x cols values in one pass; y may be x. Softmax works per row of cols. */
+static void gm_cpu_act_map(const gm_activation *a, const float *x, float *y, size_t rows, int cols) {
     long long count = (long long)rows * cols;
     switch (a->kind) {
     case GM_ACT_LINEAR:
+        if (x != y) memmove(y, x, (size_t)count * sizeof(float));
         break;
     case GM_ACT_RELU: {
+        if (gm_cpu_act_is_plain_relu(a)) {
+#pragma omp parallel for schedule(static)
+            for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_RELU, x[i], INFINITY, 0.0f, 0.0f);
+            break;
+        }
         const float mx = a->max_value, slope = a->negative_slope, thr = a->threshold;
 #pragma omp parallel for schedule(static)
-        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_RELU, y[i], mx, slope, thr);
+        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_RELU, x[i], mx, slope, thr);
         break;
     }
     case GM_ACT_SIGMOID:
 #pragma omp parallel for schedule(static)
-        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_SIGMOID, y[i], 0.0f, 0.0f, 0.0f);
+        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_SIGMOID, x[i], 0.0f, 0.0f, 0.0f);
         break;
     case GM_ACT_TANH:
 #pragma omp parallel for schedule(static)
-        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_TANH, y[i], 0.0f, 0.0f, 0.0f);
+        for (long long i = 0; i < count; ++i) y[i] = gm_activation_value(GM_ACT_TANH, x[i], 0.0f, 0.0f, 0.0f);
         break;
     case GM_ACT_SOFTMAX:
+        if (x != y) memmove(y, x, (size_t)count * sizeof(float));
 #pragma omp parallel for schedule(static)
         for (long long r = 0; r < (long long)rows; ++r) gm_softmax_row(y + r * cols, cols);
         break;
     }
 }
+
+void gm_cpu_act_apply(const gm_activation *a, float *y, size_t rows, int cols) { gm_cpu_act_map(a, y, y, rows, cols); }
 
 gm_status gm_cpu_activation_fwd(gm_backend *be, const gm_activation *a, const gm_tensor *x, gm_tensor *y) {
     (void)be;
@@ -52,9 +70,8 @@ gm_status gm_cpu_activation_fwd(gm_backend *be, const gm_activation *a, const gm
     if (a->kind < GM_ACT_LINEAR || a->kind > GM_ACT_SOFTMAX)
         return gm_error(GM_ERR_UNSUPPORTED, "cpu activation: kind %d is not supported", (int)a->kind);
     size_t count = gm_tensor_count(x);
-    /* In place is allowed; otherwise copy first and then work in place on y. */
-    if (x->data != y->data) memmove(y->data, x->data, count * sizeof(float));
-    gm_cpu_act_apply(a, y->data, count / (size_t)x->c, x->c);
+    /* In place is allowed (element i is read before it is written, by the same iteration). */
+    gm_cpu_act_map(a, x->data, y->data, count / (size_t)x->c, x->c);
     return GM_OK;
 }
 
