@@ -10,6 +10,9 @@
  * plain f32 NHWC gets its reorders in cpu_weights.c. */
 #include "cpu_internal.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "kernels/pool_math.h"
 
 /* The forward descriptor of `plan` (see cpu_conv_plan.c for the operand types and layouts). */
@@ -104,6 +107,15 @@ gm_status gm_cpu_conv2d_prepare(gm_backend *be, const gm_conv2d_desc *desc, cons
     w->conv = *d;
     w->act = d->act;
     w->act_in_loop = in_loop;
+    if (gm_cpu_conv_is_gemm_backward(cb, d)) {
+        size_t bytes = (size_t)d->cin * (size_t)d->cout * sizeof(float);
+        w->gemm_kernel = malloc(bytes);
+        if (!w->gemm_kernel) {
+            gm_cpu_weights_free(be, &w);
+            return gm_error(GM_ERR_NOMEM, "cpu conv2d prepare: cannot keep the %d x %d kernel", d->cin, d->cout);
+        }
+        memcpy(w->gemm_kernel, kernel_hwio, bytes);
+    }
     *out = w;
     return GM_OK;
 }

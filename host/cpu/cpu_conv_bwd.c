@@ -9,7 +9,8 @@
  * ix = ox*sw - pad_left + kx*dw of dy[n,oy,ox,co] * K[ky,kx,ci,co]: the transpose of the forward,
  * same strides, dilation (Keras d is oneDNN d - 1) and asymmetric pads. dy is the gradient of the
  * convolution's output BEFORE its fused activation: the engine applies activation_bwd (from the
- * stored output) first. dx is overwritten; input cells no window reaches (stride > kernel, or the
+ * stored output) first. 1x1 stride-1 layers in fp32 run as one sgemm instead (cpu_conv_plan.c says
+ * why). dx is overwritten; input cells no window reaches (stride > kernel, or the
  * rows a "valid" stride drops) get 0. */
 #include "cpu_internal.h"
 
@@ -83,6 +84,14 @@ gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_t
                         ow, d->cout, dy->n, dy->h, dy->w, dy->c);
     if (dx->data == dy->data) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d_bwd_data: dx and dy must not alias");
     gm_cpu_backend *cb = gm_cpu_cast(be);
+    if (w->gemm_kernel) {
+        /* 1x1 stride 1 without padding: over the N*H*W pixels, dx (pixels x cin) = dy (pixels x
+         * cout) times the kernel (cin x cout) transposed, one row-major GEMM on NHWC memory. */
+        const dnnl_dim_t m = (dnnl_dim_t)dx->n * dx->h * dx->w;
+        GM_DNNL_TRY(dnnl_sgemm('N', 'T', m, d->cin, d->cout, 1.0f, dy->data, d->cout, w->gemm_kernel, d->cout, 0.0f,
+                               dx->data, d->cin));
+        return GM_OK;
+    }
     gm_cpu_prim_entry *e = NULL;
     const size_t dx_image = (size_t)dx->h * dx->w * d->cin, dy_image = (size_t)oh * ow * d->cout;
     const int chunk = gm_cpu_conv_chunk(cb, d, GM_CPU_BACKWARD_DATA, dx->n, dx->h, dx->w, dy_image, dx_image);

@@ -13,10 +13,20 @@
  *   after the reorders from and to NHWC. It is restricted to shapes it handles well: 3x3, stride 1,
  *   no dilation, "same" or "valid" padding of at most 1, channel counts multiples of 16 and an
  *   output of at least GM_CPU_WINO_MIN_SIDE on both sides (a 4x4 output tile wastes too much on 7x7).
- *   By default (GM_CONV_ALGO_AUTO) only backward-data uses it: host/backend.h says why. */
+ *   By default (GM_CONV_ALGO_AUTO) only backward-data uses it: host/backend.h says why.
+ * - Backward-data into an input of at most GM_CPU_NARROW_INPUT channels (the image: ResNet50's
+ *   7x7/2 and VGG16's first 3x3 layer, needed by every input-gradient map) runs in plain NCHW,
+ *   where oneDNN uses its GEMM-based kernel: 54 ms against 127 for the NHWC direct kernel on
+ *   ResNet50's first layer at batch 8 (which reaches 22 GFLOP/s: 3 output channels leave its
+ *   vector registers mostly empty).
+ * - Backward-data of a 1x1 stride-1 unpadded convolution in fp32 is a plain GEMM on NHWC memory
+ *   (dx = dy K^T over the N*H*W pixels); oneDNN's sgemm runs ResNet50's shapes at 133-150 GFLOP/s
+ *   against about 102 for its jit_1x1 backward-data kernel, so those layers use it, with a
+ *   cin x cout copy of the kernel kept at prepare time (ResNet50: +60 MB). */
 #include "cpu_internal.h"
 
 #define GM_CPU_WINO_MIN_SIDE 14
+#define GM_CPU_NARROW_INPUT 4
 /* Bytes of staging (per side) a converted convolution may use: a plan that stages its operands runs
  * over the batch in chunks of images that fit, so that staging never doubles the largest
  * activations (VGG16 at batch 32: 411 MB per side unchunked). 64 MiB keeps at least 5 images of
@@ -44,6 +54,10 @@ gm_cpu_conv_plan gm_cpu_conv_choose(const gm_cpu_backend *cb, const gm_conv2d_de
         p.operand_type = dnnl_bf16;
         return p;
     }
+    if (pass == GM_CPU_BACKWARD_DATA && d->cin <= GM_CPU_NARROW_INPUT) {
+        p.layout = dnnl_nchw;
+        return p;
+    }
     int wino = cb->conv_algo == GM_CONV_ALGO_WINOGRAD ||
                (pass == GM_CPU_BACKWARD_DATA && cb->conv_algo != GM_CONV_ALGO_DIRECT);
     if (!direct_only && wino && gm_cpu_conv_wino_shape_ok(d, h, w)) {
@@ -61,4 +75,10 @@ int gm_cpu_conv_chunk(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_
                        sizeof(float);
     size_t fit = per_image ? GM_CPU_STAGING_BUDGET / per_image : (size_t)n;
     return fit < 1 ? 1 : fit >= (size_t)n ? n : (int)fit;
+}
+
+int gm_cpu_conv_is_gemm_backward(const gm_cpu_backend *cb, const gm_conv2d_desc *d) {
+    return cb->precision == GM_PRECISION_FP32 && cb->conv_algo != GM_CONV_ALGO_DIRECT && d->kh == 1 && d->kw == 1 &&
+           d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 &&
+           d->pad_right == 0;
 }

@@ -108,6 +108,9 @@ struct gm_layer_weights {
      * reordered from an existing one, so steady state holds a single copy of the weights. */
     dnnl_memory_t keras_weights;
     dnnl_memory_t bias; /* NULL when use_bias = False */
+    /* 1x1 stride-1 convolutions in fp32: the kernel as Keras's cin x cout matrix, kept for the
+     * backward-data GEMM (cpu_conv_bwd.c); NULL otherwise. */
+    float *gemm_kernel;
     /* Weights in the blocked formats the cached primitives asked for. oneDNN normally picks
      * the same format for every batch size, so there is usually exactly one. */
     dnnl_memory_t formats[GM_CPU_PRIM_SLOTS];
@@ -128,7 +131,7 @@ typedef enum gm_cpu_pass { GM_CPU_FORWARD = 0, GM_CPU_BACKWARD_DATA } gm_cpu_pas
 typedef struct gm_cpu_conv_plan {
     dnnl_alg_kind_t alg;            /* dnnl_convolution_direct or dnnl_convolution_winograd */
     dnnl_data_type_t operand_type;  /* the rounded input (forward: src, backward: diff_dst) and weights */
-    dnnl_format_tag_t layout;       /* activation layout inside the primitive: nhwc or nChw16c */
+    dnnl_format_tag_t layout;       /* activation layout inside the primitive: nhwc, nChw16c or nchw */
 } gm_cpu_conv_plan;
 /* The plan for this layer on an h x w input; `direct_only` asks for the direct fallback (when oneDNN
  * refuses the Winograd descriptor for this shape). */
@@ -138,6 +141,9 @@ gm_cpu_conv_plan gm_cpu_conv_choose(const gm_cpu_backend *cb, const gm_conv2d_de
  * staging budget (at least 1). The per-image sizes are the caller's f32 operands (input, output). */
 int gm_cpu_conv_chunk(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_pass pass, int n, int h, int w,
                       size_t in_floats_per_image, size_t out_floats_per_image);
+/* True when the layer's backward-data runs as one sgemm (fp32, 1x1, stride 1, no padding; not in
+ * --conv-algo direct, which keeps oneDNN's convolution kernels in both passes). */
+int gm_cpu_conv_is_gemm_backward(const gm_cpu_backend *cb, const gm_conv2d_desc *d);
 /* True when the layer on an h x w input qualifies for Winograd (used by the plan and the tests). */
 int gm_cpu_conv_wino_shape_ok(const gm_conv2d_desc *d, int h, int w);
 /* cpu_backend.c: scratch buffer `slot` (0 or 1) of at least `bytes`, grown (never shrunk) on demand. */

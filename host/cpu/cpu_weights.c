@@ -126,6 +126,7 @@ void gm_cpu_weights_free(gm_backend *be, gm_layer_weights **wp) {
     }
     if (w->keras_weights) dnnl_memory_destroy(w->keras_weights);
     if (w->bias) dnnl_memory_destroy(w->bias);
+    free(w->gemm_kernel);
     free(w);
     *wp = NULL;
 }
