@@ -36,7 +36,7 @@ static void gm_cpu_destroy(gm_backend **be) {
     if (!be || !*be) return;
     gm_cpu_backend *cb = gm_cpu_cast(*be);
     gm_cpu_pool_cache_clear(cb);
-    for (int i = 0; i < 2; ++i) free(cb->scratch[i]);
+    for (int i = 0; i < GM_CPU_SCRATCH_SLOTS; ++i) free(cb->scratch[i]);
     if (cb->stream) dnnl_stream_destroy(cb->stream);
     if (cb->engine) dnnl_engine_destroy(cb->engine);
     free(cb);

@@ -10,9 +10,6 @@
  * plain f32 NHWC gets its reorders in cpu_weights.c. */
 #include "cpu_internal.h"
 
-#include <stdlib.h>
-#include <string.h>
-
 #include "kernels/pool_math.h"
 
 /* The forward descriptor of `plan` (see cpu_conv_plan.c for the operand types and layouts). */
@@ -51,7 +48,8 @@ static dnnl_status_t gm_cpu_conv_pd(gm_cpu_backend *cb, const gm_layer_weights *
     dnnl_primitive_attr_t attr = NULL;
     int in_loop = 0;
     if (gm_cpu_act_attr(&w->act, &attr, &in_loop) != GM_OK) return dnnl_invalid_arguments;
-    s = dnnl_primitive_desc_create(pd, &cd, attr, cb->engine, NULL);
+    s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(pd, &cd, attr, cb->engine, NULL);
     dnnl_primitive_attr_destroy(attr);
     return s;
 }
@@ -107,15 +105,6 @@ gm_status gm_cpu_conv2d_prepare(gm_backend *be, const gm_conv2d_desc *desc, cons
     w->conv = *d;
     w->act = d->act;
     w->act_in_loop = in_loop;
-    if (gm_cpu_conv_is_gemm_backward(cb, d)) {
-        size_t bytes = (size_t)d->cin * (size_t)d->cout * sizeof(float);
-        w->gemm_kernel = malloc(bytes);
-        if (!w->gemm_kernel) {
-            gm_cpu_weights_free(be, &w);
-            return gm_error(GM_ERR_NOMEM, "cpu conv2d prepare: cannot keep the %d x %d kernel", d->cin, d->cout);
-        }
-        memcpy(w->gemm_kernel, kernel_hwio, bytes);
-    }
     *out = w;
     return GM_OK;
 }

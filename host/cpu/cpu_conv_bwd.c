@@ -9,8 +9,7 @@
  * ix = ox*sw - pad_left + kx*dw of dy[n,oy,ox,co] * K[ky,kx,ci,co]: the transpose of the forward,
  * same strides, dilation (Keras d is oneDNN d - 1) and asymmetric pads. dy is the gradient of the
  * convolution's output BEFORE its fused activation: the engine applies activation_bwd (from the
- * stored output) first. 1x1 stride-1 layers in fp32 run as one sgemm instead (cpu_conv_plan.c says
- * why). dx is overwritten; input cells no window reaches (stride > kernel, or the
+ * stored output) first. dx is overwritten; input cells no window reaches (stride > kernel, or the
  * rows a "valid" stride drops) get 0. */
 #include "cpu_internal.h"
 
@@ -42,8 +41,14 @@ static dnnl_status_t gm_cpu_conv_bwd_pd(gm_cpu_backend *cb, const gm_layer_weigh
                                                          &dy_md, strides, dilates, pad_l, pad_r);
     if (s != dnnl_success) return s;
     /* No forward hint: oneDNN's convolution backward-data needs none (only pooling's workspace
-     * does), and a hint would have to outlive the primitive descriptor. */
-    return dnnl_primitive_desc_create(pd, &cd, NULL, cb->engine, NULL);
+     * does), and a hint would have to outlive the primitive descriptor. The scratchpad is the
+     * backend's (cpu_weights.c), so that no call allocates. */
+    dnnl_primitive_attr_t attr = NULL;
+    if ((s = dnnl_primitive_attr_create(&attr)) != dnnl_success) return s;
+    s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (s == dnnl_success) s = dnnl_primitive_desc_create(pd, &cd, attr, cb->engine, NULL);
+    dnnl_primitive_attr_destroy(attr);
+    return s;
 }
 
 static gm_status gm_cpu_conv_bwd_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
@@ -84,14 +89,6 @@ gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_t
                         ow, d->cout, dy->n, dy->h, dy->w, dy->c);
     if (dx->data == dy->data) return gm_error(GM_ERR_INVALID_ARG, "cpu conv2d_bwd_data: dx and dy must not alias");
     gm_cpu_backend *cb = gm_cpu_cast(be);
-    if (w->gemm_kernel) {
-        /* 1x1 stride 1 without padding: over the N*H*W pixels, dx (pixels x cin) = dy (pixels x
-         * cout) times the kernel (cin x cout) transposed, one row-major GEMM on NHWC memory. */
-        const dnnl_dim_t m = (dnnl_dim_t)dx->n * dx->h * dx->w;
-        GM_DNNL_TRY(dnnl_sgemm('N', 'T', m, d->cin, d->cout, 1.0f, dy->data, d->cout, w->gemm_kernel, d->cout, 0.0f,
-                               dx->data, d->cin));
-        return GM_OK;
-    }
     gm_cpu_prim_entry *e = NULL;
     const size_t dx_image = (size_t)dx->h * dx->w * d->cin, dy_image = (size_t)oh * ow * d->cout;
     const int chunk = gm_cpu_conv_chunk(cb, d, GM_CPU_BACKWARD_DATA, dx->n, dx->h, dx->w, dy_image, dx_image);

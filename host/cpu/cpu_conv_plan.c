@@ -19,10 +19,10 @@
  *   where oneDNN uses its GEMM-based kernel: 54 ms against 127 for the NHWC direct kernel on
  *   ResNet50's first layer at batch 8 (which reaches 22 GFLOP/s: 3 output channels leave its
  *   vector registers mostly empty).
- * - Backward-data of a 1x1 stride-1 unpadded convolution in fp32 is a plain GEMM on NHWC memory
- *   (dx = dy K^T over the N*H*W pixels); oneDNN's sgemm runs ResNet50's shapes at 133-150 GFLOP/s
- *   against about 102 for its jit_1x1 backward-data kernel, so those layers use it, with a
- *   cin x cout copy of the kernel kept at prepare time (ResNet50: +60 MB). */
+ *   Not done: backward-data of 1x1 stride-1 layers as one GEMM on NHWC memory (dx = dy K^T):
+ *   dnnl_sgemm runs ResNet50's shapes at 133-150 GFLOP/s against about 102 for the jit_1x1
+ *   kernel, but it allocates packing buffers per call (163 page faults per ResNet50 batch); a
+ *   oneDNN matmul primitive with a user scratchpad would keep both. */
 #include "cpu_internal.h"
 
 #define GM_CPU_WINO_MIN_SIDE 14
@@ -75,10 +75,4 @@ int gm_cpu_conv_chunk(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_
                        sizeof(float);
     size_t fit = per_image ? GM_CPU_STAGING_BUDGET / per_image : (size_t)n;
     return fit < 1 ? 1 : fit >= (size_t)n ? n : (int)fit;
-}
-
-int gm_cpu_conv_is_gemm_backward(const gm_cpu_backend *cb, const gm_conv2d_desc *d) {
-    return cb->precision == GM_PRECISION_FP32 && cb->conv_algo != GM_CONV_ALGO_DIRECT && d->kh == 1 && d->kw == 1 &&
-           d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 && d->pad_bottom == 0 && d->pad_left == 0 &&
-           d->pad_right == 0;
 }

@@ -30,6 +30,8 @@
  * handful of slots is plenty; least-recently-used entries are replaced. */
 #define GM_CPU_PRIM_SLOTS 8
 #define GM_CPU_POOL_SLOTS 16
+#define GM_CPU_SCRATCH_SLOTS 3
+#define GM_CPU_SCRATCHPAD 2 /* the scratch slot of oneDNN scratchpads */
 
 /* Records "file:line: call failed: oneDNN status" as the thread's error. */
 gm_status gm_cpu_dnnl_error(dnnl_status_t s, const char *call, const char *file, int line);
@@ -69,10 +71,11 @@ typedef struct gm_cpu_backend {
     gm_precision precision;  /* FP32 or BF16 (convolution operands) */
     gm_conv_algo conv_algo;  /* fp32 convolutions: AUTO, DIRECT, WINOGRAD or WINOGRAD_BACKWARD */
     int fp32_forward;        /* bf16: forward convolutions stay fp32 (gm_backend_config) */
-    /* Staging for converted convolution operands: [0] the input side, [1] the output side.
-     * Grown to the largest layer in the first batch, then reused. */
-    void *scratch[2];
-    size_t scratch_bytes[2];
+    /* Staging for converted convolution operands: [0] the input side, [1] the output side; [2]
+     * the convolutions' oneDNN scratchpads (user-managed, so that oneDNN's GEMM-based kernels do
+     * not map a fresh column buffer on every call). Grown in the first batch, then reused. */
+    void *scratch[GM_CPU_SCRATCH_SLOTS];
+    size_t scratch_bytes[GM_CPU_SCRATCH_SLOTS];
     uint64_t clock; /* LRU time stamps */
     gm_cpu_pool_entry pool[GM_CPU_POOL_SLOTS];
     long pool_primitives_created; /* for tests: proves reuse */
@@ -96,6 +99,7 @@ typedef struct gm_cpu_prim_entry {
      * *_user memories describe the caller's tensor; all handles are set per call. */
     dnnl_primitive_t in_reorder, out_reorder;
     dnnl_memory_t in_user, out_user;
+    dnnl_memory_t scratchpad; /* user-managed scratchpad (handle set per call), NULL when none */
 } gm_cpu_prim_entry;
 
 struct gm_layer_weights {
@@ -108,9 +112,6 @@ struct gm_layer_weights {
      * reordered from an existing one, so steady state holds a single copy of the weights. */
     dnnl_memory_t keras_weights;
     dnnl_memory_t bias; /* NULL when use_bias = False */
-    /* 1x1 stride-1 convolutions in fp32: the kernel as Keras's cin x cout matrix, kept for the
-     * backward-data GEMM (cpu_conv_bwd.c); NULL otherwise. */
-    float *gemm_kernel;
     /* Weights in the blocked formats the cached primitives asked for. oneDNN normally picks
      * the same format for every batch size, so there is usually exactly one. */
     dnnl_memory_t formats[GM_CPU_PRIM_SLOTS];
@@ -141,12 +142,10 @@ gm_cpu_conv_plan gm_cpu_conv_choose(const gm_cpu_backend *cb, const gm_conv2d_de
  * staging budget (at least 1). The per-image sizes are the caller's f32 operands (input, output). */
 int gm_cpu_conv_chunk(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_pass pass, int n, int h, int w,
                       size_t in_floats_per_image, size_t out_floats_per_image);
-/* True when the layer's backward-data runs as one sgemm (fp32, 1x1, stride 1, no padding; not in
- * --conv-algo direct, which keeps oneDNN's convolution kernels in both passes). */
-int gm_cpu_conv_is_gemm_backward(const gm_cpu_backend *cb, const gm_conv2d_desc *d);
 /* True when the layer on an h x w input qualifies for Winograd (used by the plan and the tests). */
 int gm_cpu_conv_wino_shape_ok(const gm_conv2d_desc *d, int h, int w);
-/* cpu_backend.c: scratch buffer `slot` (0 or 1) of at least `bytes`, grown (never shrunk) on demand. */
+/* cpu_backend.c: scratch buffer `slot` (< GM_CPU_SCRATCH_SLOTS) of at least `bytes`, grown (never
+ * shrunk) on demand. */
 gm_status gm_cpu_scratch(gm_cpu_backend *cb, int slot, size_t bytes, void **out);
 
 /* cpu_weights.c: the shared machinery of prepared layers. */

@@ -76,6 +76,7 @@ static void gm_cpu_entry_clear(gm_cpu_prim_entry *e) {
     if (e->out_reorder) dnnl_primitive_destroy(e->out_reorder);
     if (e->in_user) dnnl_memory_destroy(e->in_user);
     if (e->out_user) dnnl_memory_destroy(e->out_user);
+    if (e->scratchpad) dnnl_memory_destroy(e->scratchpad);
     memset(e, 0, sizeof *e);
     e->format = -1;
 }
@@ -126,7 +127,6 @@ void gm_cpu_weights_free(gm_backend *be, gm_layer_weights **wp) {
     }
     if (w->keras_weights) dnnl_memory_destroy(w->keras_weights);
     if (w->bias) dnnl_memory_destroy(w->bias);
-    free(w->gemm_kernel);
     free(w);
     *wp = NULL;
 }
@@ -281,6 +281,9 @@ gm_status gm_cpu_weights_primitive(gm_cpu_backend *cb, gm_layer_weights *w, gm_c
     if (st != GM_OK) goto fail;
     GM_DNNL_GOTO(dnnl_memory_create(&slot->src, smd, cb->engine, DNNL_MEMORY_NONE), st, fail);
     GM_DNNL_GOTO(dnnl_memory_create(&slot->dst, dmd, cb->engine, DNNL_MEMORY_NONE), st, fail);
+    const dnnl_memory_desc_t *pad = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    if (pad && dnnl_memory_desc_get_size(pad) > 0)
+        GM_DNNL_GOTO(dnnl_memory_create(&slot->scratchpad, pad, cb->engine, DNNL_MEMORY_NONE), st, fail);
     st = gm_cpu_edge_reorder(cb, smd, 1, &slot->in_user, &slot->in_reorder);
     if (st == GM_OK) st = gm_cpu_edge_reorder(cb, dmd, 0, &slot->out_user, &slot->out_reorder);
     if (st != GM_OK) goto fail;
@@ -318,14 +321,20 @@ static gm_status gm_cpu_entry_run(gm_cpu_backend *cb, gm_layer_weights *w, gm_cp
     if (e->out_reorder)
         GM_TRY(gm_cpu_scratch(cb, 1, dnnl_memory_desc_get_size(gm_cpu_memory_md(e->dst)), &out_handle));
     GM_DNNL_TRY(dnnl_memory_set_data_handle(e->dst, out_handle));
-    dnnl_exec_arg_t args[4] = {
+    dnnl_exec_arg_t args[5] = {
         {in_arg, e->src},
         {DNNL_ARG_WEIGHTS, w->formats[e->format]},
         {out_arg, e->dst},
-        {DNNL_ARG_BIAS, w->bias},
     };
-    int with_bias = out_arg == DNNL_ARG_DST && w->bias;
-    GM_DNNL_TRY(dnnl_primitive_execute(e->prim, cb->stream, with_bias ? 4 : 3, args));
+    int n_args = 3;
+    if (out_arg == DNNL_ARG_DST && w->bias) args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, w->bias};
+    if (e->scratchpad) {
+        void *pad = NULL;
+        GM_TRY(gm_cpu_scratch(cb, GM_CPU_SCRATCHPAD, dnnl_memory_desc_get_size(gm_cpu_memory_md(e->scratchpad)), &pad));
+        GM_DNNL_TRY(dnnl_memory_set_data_handle(e->scratchpad, pad));
+        args[n_args++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, e->scratchpad};
+    }
+    GM_DNNL_TRY(dnnl_primitive_execute(e->prim, cb->stream, n_args, args));
     if (e->out_reorder) {
         GM_DNNL_TRY(dnnl_memory_set_data_handle(e->out_user, out));
         dnnl_exec_arg_t rargs[2] = {{DNNL_ARG_FROM, e->dst}, {DNNL_ARG_TO, e->out_user}};

@@ -233,18 +233,13 @@ static void test_conv_case(gm_backend *be, const conv_case *cc, int self_check) 
                         "%ld weight reorders\n",
                 cc->name, d.pad_top, d.pad_bottom, d.pad_left, d.pad_right, fwd ? fwd : "(none)", bwd ? bwd : "(none)",
                 created, reorders);
-        /* A 1x1 stride-1 layer's backward-data is an sgemm on the kept kernel: no backward primitive. */
-        const int want = lw->gemm_kernel ? 2 : 4;
         gm_test_check(&counts,
-                      cached == want && created == want && created2 == want && reorders2 == reorders && reorders >= 1 &&
+                      cached == 4 && created == 4 && created2 == 4 && reorders2 == reorders && reorders >= 1 &&
                           reorders <= 3,
-                      "conv %s: forward (+ backward unless sgemm) primitives for N=1 and N=3 (%d), reused on repeat; "
-                      "weights reordered once per format: <= 2 forward formats (brgconv may block N=1 and N=3 "
-                      "differently) + <= 1 backward (got %d cached, %ld created, %ld after repeat, %ld/%ld reorders)",
-                      cc->name, want, cached, created, created2, reorders, reorders2);
-        if (cc->kh == 1 && cc->kw == 1 && cc->sh == 1 && cc->sw == 1)
-            gm_test_check(&counts, lw->gemm_kernel != NULL, "conv %s: backward-data runs as sgemm (kernel kept)",
-                          cc->name);
+                      "conv %s: forward + backward primitives for N=1 and N=3 (4), reused on repeat; weights reordered "
+                      "once per format: <= 2 forward formats (brgconv may block N=1 and N=3 differently) + <= 1 "
+                      "backward (got %d cached, %ld created, %ld after repeat, %ld/%ld reorders)",
+                      cc->name, cached, created, created2, reorders, reorders2);
         be->ops->weights_free(be, &lw);
     }
     free(k);
@@ -261,7 +256,7 @@ static void test_conv(gm_backend *be) {
         {"5x3 explicit asym pads, stride (1,2)", 9, 8, 4, 5, 5, 3, 1, 2, 1, 1, 0, 1, 3, 2, 0, 0},
         {"3x3 valid s2 odd (last row/col unreached)", 8, 8, 3, 4, 3, 3, 2, 2, 1, 1, 0, 0, 0, 0, 0, 1},
         {"3x3 s1 same 32->64 blocked relu", 14, 14, 32, 64, 3, 3, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1},
-        {"1x1 s1 bottleneck 48->16 relu (backward as sgemm)", 7, 9, 48, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1},
+        {"1x1 s1 bottleneck 48->16 relu", 7, 9, 48, 16, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) test_conv_case(be, &cases[i], i == 0);
 }
