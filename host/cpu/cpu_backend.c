@@ -153,7 +153,8 @@ gm_status gm_cpu_backend_create(const gm_backend_config *cfg, gm_backend **out) 
     if (threads < 0) return gm_error(GM_ERR_INVALID_ARG, "cpu backend: threads = %d, expected >= 0", threads);
     gm_precision precision = cfg ? cfg->precision : GM_PRECISION_FP32;
     if (precision != GM_PRECISION_FP32 && precision != GM_PRECISION_BF16)
-        return gm_error(GM_ERR_UNSUPPORTED, "the cpu backend computes in fp32 or bf16; --precision %s needs --device cuda",
+        return gm_error(GM_ERR_UNSUPPORTED,
+                        "the cpu backend computes in fp32 or bf16; --precision %s needs --device cuda",
                         gm_precision_name(precision));
     /* Without AVX-512 BF16 or AMX, oneDNN would emulate bf16 at a fraction of fp32's speed. The ISA
      * values are bit sets, each containing the ISAs it extends. */

@@ -56,23 +56,7 @@ static dnnl_status_t gm_cpu_conv_pd(gm_cpu_backend *cb, const gm_layer_weights *
 
 static gm_status gm_cpu_conv_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
                                    const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
-    const gm_conv2d_desc *d = &w->conv;
-    gm_cpu_conv_plan plan = gm_cpu_conv_choose(cb, d, GM_CPU_FORWARD, h, wd, 0);
-    dnnl_status_t s = gm_cpu_conv_pd(cb, w, n, h, wd, weights_md, plan, pd);
-    /* Winograd refused for this shape: direct, but only when the weights format is free to
-     * change, so that a held direct format never silently replaces a possible Winograd. */
-    if (s != dnnl_success && plan.alg == dnnl_convolution_winograd && !weights_md)
-        s = gm_cpu_conv_pd(cb, w, n, h, wd, weights_md, gm_cpu_conv_choose(cb, d, GM_CPU_FORWARD, h, wd, 1), pd);
-    if (s != dnnl_success) {
-        *pd = NULL;
-        gm_cpu_dnnl_error(s, "dnnl_primitive_desc_create(convolution)", __FILE__, __LINE__);
-        return gm_error_context(GM_ERR_BACKEND,
-                                "cpu conv2d: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) input "
-                                "(%d,%d,%d,%d): ",
-                                d->kh, d->kw, d->cin, d->cout, d->stride_h, d->stride_w, d->dilation_h,
-                                d->dilation_w, n, h, wd, d->cin);
-    }
-    return GM_OK;
+    return gm_cpu_conv_build_planned(cb, w, GM_CPU_FORWARD, n, h, wd, weights_md, gm_cpu_conv_pd, pd);
 }
 
 gm_status gm_cpu_conv2d_prepare(gm_backend *be, const gm_conv2d_desc *desc, const float *kernel_hwio,

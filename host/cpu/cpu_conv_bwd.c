@@ -1,6 +1,6 @@
 /* cpu_conv_bwd.c — Conv2D backward-data on the CPU backend: oneDNN convolution_backward_data
- * (the algorithm and operand type of cpu_conv_plan.c, as the forward), with its primitive cached per batch size inside the layer's
- * prepared weights (cpu_weights.c). No weight gradient is computed.
+ * (the algorithm and operand type of cpu_conv_plan.c, as the forward), with its primitive cached
+ * per batch size inside the layer's prepared weights (cpu_weights.c). No weight gradient is computed.
  * Layouts: dy is N x OH x OW x Cout and dx is N x H x W x Cin, plain NHWC (oneDNN tag nhwc;
  * reordered around the primitive where its plan needs nChw16c or bf16, see cpu_weights.c); the
  * weights are the layer's prepared copy (Keras HWIO reordered once, shared with the forward when
@@ -53,22 +53,7 @@ static dnnl_status_t gm_cpu_conv_bwd_pd(gm_cpu_backend *cb, const gm_layer_weigh
 
 static gm_status gm_cpu_conv_bwd_build(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
                                        const dnnl_memory_desc_t *weights_md, dnnl_primitive_desc_t *pd) {
-    const gm_conv2d_desc *d = &w->conv;
-    gm_cpu_conv_plan plan = gm_cpu_conv_choose(cb, d, GM_CPU_BACKWARD_DATA, h, wd, 0);
-    dnnl_status_t s = gm_cpu_conv_bwd_pd(cb, w, n, h, wd, weights_md, plan, pd);
-    /* As the forward: fall back to direct only when the weights format is free to change. */
-    if (s != dnnl_success && plan.alg == dnnl_convolution_winograd && !weights_md)
-        s = gm_cpu_conv_bwd_pd(cb, w, n, h, wd, weights_md, gm_cpu_conv_choose(cb, d, GM_CPU_BACKWARD_DATA, h, wd, 1), pd);
-    if (s != dnnl_success) {
-        *pd = NULL;
-        gm_cpu_dnnl_error(s, "dnnl_primitive_desc_create(convolution_backward_data)", __FILE__, __LINE__);
-        return gm_error_context(GM_ERR_BACKEND,
-                                "cpu conv2d_bwd_data: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) dx "
-                                "(%d,%d,%d,%d): ",
-                                d->kh, d->kw, d->cin, d->cout, d->stride_h, d->stride_w, d->dilation_h,
-                                d->dilation_w, n, h, wd, d->cin);
-    }
-    return GM_OK;
+    return gm_cpu_conv_build_planned(cb, w, GM_CPU_BACKWARD_DATA, n, h, wd, weights_md, gm_cpu_conv_bwd_pd, pd);
 }
 
 gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_tensor *dy, gm_tensor *dx) {
@@ -95,7 +80,8 @@ gm_status gm_cpu_conv2d_bwd_data(gm_backend *be, gm_layer_weights *w, const gm_t
     for (int b0 = 0; b0 < dx->n; b0 += chunk) {
         const int m = dx->n - b0 < chunk ? dx->n - b0 : chunk;
         GM_TRY(gm_cpu_weights_primitive(cb, w, GM_CPU_BACKWARD_DATA, m, dx->h, dx->w, gm_cpu_conv_bwd_build, &e));
-        GM_TRY(gm_cpu_weights_bwd_execute(cb, w, e, dy->data + (size_t)b0 * dy_image, dx->data + (size_t)b0 * dx_image));
+        GM_TRY(gm_cpu_weights_bwd_execute(cb, w, e, dy->data + (size_t)b0 * dy_image,
+                                          dx->data + (size_t)b0 * dx_image));
     }
     return GM_OK;
 }

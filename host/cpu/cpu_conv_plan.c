@@ -76,3 +76,25 @@ int gm_cpu_conv_chunk(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_
     size_t fit = per_image ? GM_CPU_STAGING_BUDGET / per_image : (size_t)n;
     return fit < 1 ? 1 : fit >= (size_t)n ? n : (int)fit;
 }
+
+gm_status gm_cpu_conv_build_planned(gm_cpu_backend *cb, const gm_layer_weights *w, gm_cpu_pass pass, int n, int h,
+                                    int wd, const dnnl_memory_desc_t *weights_md, gm_cpu_conv_pd_fn make,
+                                    dnnl_primitive_desc_t *pd) {
+    const gm_conv2d_desc *d = &w->conv;
+    gm_cpu_conv_plan plan = gm_cpu_conv_choose(cb, d, pass, h, wd, 0);
+    dnnl_status_t s = make(cb, w, n, h, wd, weights_md, plan, pd);
+    /* Winograd refused for this shape: direct, but only when the weights format is free to
+     * change, so that a held direct format never silently replaces a possible Winograd. */
+    if (s != dnnl_success && plan.alg == dnnl_convolution_winograd && !weights_md)
+        s = make(cb, w, n, h, wd, weights_md, gm_cpu_conv_choose(cb, d, pass, h, wd, 1), pd);
+    if (s == dnnl_success) return GM_OK;
+    *pd = NULL;
+    const int fwd = pass == GM_CPU_FORWARD;
+    gm_cpu_dnnl_error(s, fwd ? "dnnl_primitive_desc_create(convolution)"
+                             : "dnnl_primitive_desc_create(convolution_backward_data)",
+                      __FILE__, __LINE__);
+    return gm_error_context(GM_ERR_BACKEND,
+                            "cpu %s: kernel (%d,%d,%d,%d) stride (%d,%d) dilation (%d,%d) %s (%d,%d,%d,%d): ",
+                            fwd ? "conv2d" : "conv2d_bwd_data", d->kh, d->kw, d->cin, d->cout, d->stride_h,
+                            d->stride_w, d->dilation_h, d->dilation_w, fwd ? "input" : "dx", n, h, wd, d->cin);
+}

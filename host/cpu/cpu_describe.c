@@ -47,7 +47,8 @@ gm_status gm_cpu_describe(gm_backend *be, char *buf, size_t size) {
     snprintf(buf, size, "cpu %s; %s; %d threads; oneDNN %d.%d.%d; precision %s; convolutions %s", model,
              gm_cpu_isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads(), v->major, v->minor, v->patch,
              gm_precision_name(cb->precision),
-             cb->precision == GM_PRECISION_BF16 ? (cb->fp32_forward ? "fp32 forward, bf16 backward-data" : "bf16 operands")
+             cb->precision == GM_PRECISION_BF16
+                 ? (cb->fp32_forward ? "fp32 forward, bf16 backward-data" : "bf16 operands")
              : cb->conv_algo == GM_CONV_ALGO_DIRECT   ? "direct"
              : cb->conv_algo == GM_CONV_ALGO_WINOGRAD ? "winograd where eligible"
                                                       : "direct forward, winograd backward-data where eligible");

@@ -50,12 +50,6 @@ gm_status gm_cpu_activation_bwd(gm_backend *be, const gm_activation *a, gm_relu_
 #pragma omp parallel for schedule(static)
             for (long long i = 0; i < count; ++i)
                 dxd[i] = gm_activation_bwd_value(GM_ACT_RELU, GM_RELU_BWD_GUIDED, yd[i], g[i], mx, slope, thr);
-        } else if (isinf(mx) && mx > 0.0f && slope == 0.0f && thr == 0.0f) {
-            /* Plain ReLU with literal constants: folds to a compare and a blend and vectorises
-             * (the run-time-parameter loop below does not). */
-#pragma omp parallel for schedule(static)
-            for (long long i = 0; i < count; ++i)
-                dxd[i] = gm_activation_bwd_value(GM_ACT_RELU, GM_RELU_BWD_PLAIN, yd[i], g[i], INFINITY, 0.0f, 0.0f);
         } else {
 #pragma omp parallel for schedule(static)
             for (long long i = 0; i < count; ++i)

@@ -138,6 +138,15 @@ typedef struct gm_cpu_conv_plan {
  * refuses the Winograd descriptor for this shape). */
 gm_cpu_conv_plan gm_cpu_conv_choose(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_pass pass, int h,
                                     int w, int direct_only);
+/* The operation's descriptor for `plan` (forward: cpu_conv.c, backward-data: cpu_conv_bwd.c). */
+typedef dnnl_status_t (*gm_cpu_conv_pd_fn)(gm_cpu_backend *cb, const gm_layer_weights *w, int n, int h, int wd,
+                                           const dnnl_memory_desc_t *weights_md, gm_cpu_conv_plan plan,
+                                           dnnl_primitive_desc_t *pd);
+/* The primitive descriptor of the layer's plan for this pass, falling back from Winograd to direct
+ * when oneDNN refuses the shape (only while the weights format is free); errors name the layer. */
+gm_status gm_cpu_conv_build_planned(gm_cpu_backend *cb, const gm_layer_weights *w, gm_cpu_pass pass, int n, int h,
+                                    int wd, const dnnl_memory_desc_t *weights_md, gm_cpu_conv_pd_fn make,
+                                    dnnl_primitive_desc_t *pd);
 /* Images per call for a batch of n: n when the plan needs no staging, else as many as fit the
  * staging budget (at least 1). The per-image sizes are the caller's f32 operands (input, output). */
 int gm_cpu_conv_chunk(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_pass pass, int n, int h, int w,

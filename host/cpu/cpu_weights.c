@@ -206,7 +206,8 @@ static gm_status gm_cpu_weights_format(gm_cpu_backend *cb, gm_layer_weights *w, 
 static gm_status gm_cpu_user_md(const dnnl_memory_desc_t *md, dnnl_memory_desc_t *user) {
     if (md->ndims != 4 && md->ndims != 2)
         return gm_error(GM_ERR_BACKEND, "cpu weights: operand of rank %d (internal error)", md->ndims);
-    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(user, md->ndims, md->dims, dnnl_f32, md->ndims == 4 ? dnnl_nhwc : dnnl_nc));
+    const dnnl_format_tag_t plain = md->ndims == 4 ? dnnl_nhwc : dnnl_nc;
+    GM_DNNL_TRY(dnnl_memory_desc_init_by_tag(user, md->ndims, md->dims, dnnl_f32, plain));
     return GM_OK;
 }
 
