@@ -42,7 +42,8 @@ static int gm_cpu_wino_eligible(const gm_conv2d_desc *d) {
            d->cin % 16 == 0 && d->cout % 16 == 0;
 }
 
-int gm_cpu_conv_wino_shape_ok(const gm_conv2d_desc *d, int h, int w) {
+/* True when the layer on an h x w input qualifies for Winograd. */
+static int gm_cpu_conv_wino_shape_ok(const gm_conv2d_desc *d, int h, int w) {
     return gm_cpu_wino_eligible(d) && gm_cpu_wino_side(h, d->pad_top, d->pad_bottom) >= GM_CPU_WINO_MIN_SIDE &&
            gm_cpu_wino_side(w, d->pad_left, d->pad_right) >= GM_CPU_WINO_MIN_SIDE;
 }

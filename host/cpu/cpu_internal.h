@@ -151,8 +151,6 @@ gm_status gm_cpu_conv_build_planned(gm_cpu_backend *cb, const gm_layer_weights *
  * staging budget (at least 1). The per-image sizes are the caller's f32 operands (input, output). */
 int gm_cpu_conv_chunk(const gm_cpu_backend *cb, const gm_conv2d_desc *d, gm_cpu_pass pass, int n, int h, int w,
                       size_t in_floats_per_image, size_t out_floats_per_image);
-/* True when the layer on an h x w input qualifies for Winograd (used by the plan and the tests). */
-int gm_cpu_conv_wino_shape_ok(const gm_conv2d_desc *d, int h, int w);
 /* cpu_backend.c: scratch buffer `slot` (< GM_CPU_SCRATCH_SLOTS) of at least `bytes`, grown (never
  * shrunk) on demand. */
 gm_status gm_cpu_scratch(gm_cpu_backend *cb, int slot, size_t bytes, void **out);
